@@ -1,0 +1,308 @@
+import type { TraitSource } from '../events/event.js';
+import type { Condition, VersionedDefinition } from '../definitions/definition.js';
+import type { AccountState } from './account-state.js';
+import { compileSignal, createOutcome, type CompiledSignal, type SignalOutcome } from './compiled-signal.js';
+import { compilePredicate, describePredicate, toNumber } from './predicate.js';
+import type { Stream, StreamRegistry } from './stream-registry.js';
+import type { ClauseExplanation, Explanation, Truth } from './transition.js';
+
+type CompiledCondition = (account: AccountState, t: number) => Truth;
+
+interface TraitLeaf {
+  readonly path: string;
+  readonly trait: string;
+  readonly label: string;
+  readonly threshold: string;
+  readonly op: string;
+  readonly operand: unknown;
+  readonly test: (value: unknown) => boolean;
+}
+
+/** Shared scratch for distinct counting across all compiled signals of one engine. */
+export interface EngineScratch {
+  stamps: Int32Array;
+  stamp: number;
+}
+
+function andTruth(values: Truth[]): Truth {
+  let pending = false;
+  for (const v of values) {
+    if (v === false) return false;
+    if (v === 'pending') pending = true;
+  }
+  return pending ? 'pending' : true;
+}
+
+/**
+ * One definition compiled to closures: its signals, its fit/qualify/exclude conditions, its explanation and
+ * its time-driven deadlines. Evaluation at a time t reads only inputs at or before t.
+ */
+export class CompiledDefinition {
+  readonly id: string;
+  readonly version: number;
+  readonly signals: CompiledSignal[] = [];
+  /** Streams whose events can change this definition. */
+  readonly streams = new Set<number>();
+  readonly usesTraits: boolean;
+  readonly usesSignup: boolean;
+  /** True when the definition can start holding by time passing alone (a `not`, an `exclude`, an upper bound). */
+  readonly timeSensitive: boolean;
+  readonly expireMs: number | undefined;
+  private readonly byName = new Map<string, CompiledSignal>();
+  private readonly fit: CompiledCondition | undefined;
+  private readonly qualify: CompiledCondition;
+  private readonly exclude: CompiledCondition | undefined;
+  private readonly traitLeaves: TraitLeaf[] = [];
+  private readonly positiveSignals = new Set<string>();
+  private readonly memoStamp: number[] = [];
+  private readonly memoTruth: Truth[] = [];
+  private memoCurrent = 0;
+  private readonly firstSignalId: number;
+  private memoAccount: AccountState | undefined = undefined;
+  private memoTime = Number.NaN;
+  private memoVersion = -1;
+  private readonly outcome: SignalOutcome = createOutcome();
+
+  constructor(
+    readonly versioned: VersionedDefinition,
+    readonly index: number,
+    firstSignalId: number,
+    registry: StreamRegistry,
+    activity: Stream,
+    private readonly precedence: readonly TraitSource[],
+    scratch: EngineScratch,
+  ) {
+    const definition = versioned.definition;
+    this.id = definition.id;
+    this.version = versioned.version;
+    this.expireMs = definition.expireMs;
+    this.firstSignalId = firstSignalId;
+    const specs = new Map(definition.signals.map((s) => [s.name, s.spec]));
+    const compiling = new Set<string>();
+    const anchorSignal = (name: string): CompiledSignal => {
+      const existing = this.byName.get(name);
+      if (existing !== undefined) return existing;
+      const spec = specs.get(name);
+      if (spec === undefined || compiling.has(name))
+        throw new Error(`definition ${definition.id}: bad signal reference "${name}"`);
+      compiling.add(name);
+      const signal = compileSignal(
+        firstSignalId + this.byName.size,
+        name,
+        spec,
+        registry,
+        activity,
+        (account, signalName) => this.anchor(account, signalName),
+        anchorSignal,
+        scratch,
+      );
+      compiling.delete(name);
+      this.byName.set(name, signal);
+      return signal;
+    };
+    for (const { name } of definition.signals) anchorSignal(name);
+    for (const { name } of definition.signals) this.signals.push(this.byName.get(name) as CompiledSignal);
+    for (const signal of this.signals) for (const stream of signal.streams) this.streams.add(stream.index);
+
+    this.fit = definition.fit === undefined ? undefined : this.compileCondition(definition.fit, 'fit', true);
+    this.qualify = this.compileCondition(definition.qualify, 'qualify', true);
+    this.exclude =
+      definition.exclude === undefined
+        ? undefined
+        : this.compileCondition(definition.exclude, 'exclude', false);
+    this.usesTraits = this.traitLeaves.length > 0;
+    this.usesSignup = this.signals.some((s) => s.usesSignup);
+    const negated = (c: Condition | undefined): boolean =>
+      c !== undefined && (c.kind === 'not' || ((c.kind === 'all' || c.kind === 'any') && c.of.some(negated)));
+    const upperBound = this.signals.some(
+      (s) =>
+        'compare' in s.spec &&
+        (s.spec.compare.op === 'lt' || s.spec.compare.op === 'lte' || s.spec.compare.op === 'eq'),
+    );
+    this.timeSensitive =
+      definition.exclude !== undefined ||
+      negated(definition.qualify) ||
+      negated(definition.fit) ||
+      upperBound;
+  }
+
+  /** The first-held time of a signal, cached per account version. */
+  anchor(account: AccountState, name: string): number | undefined {
+    const signal = this.byName.get(name);
+    if (signal === undefined) return undefined;
+    if (account.anchorCacheVersion !== account.version) {
+      account.anchorCache.clear();
+      account.anchorCacheVersion = account.version;
+    }
+    const cached = account.anchorCache.get(signal.id);
+    if (cached !== undefined) return Number.isNaN(cached) ? undefined : cached;
+    const value = signal.firstHeld(account);
+    account.anchorCache.set(signal.id, value === undefined ? Number.NaN : value);
+    return value;
+  }
+
+  private signalTruth(account: AccountState, t: number, signal: CompiledSignal): Truth {
+    if (this.memoAccount !== account || this.memoTime !== t || this.memoVersion !== account.version) {
+      this.memoAccount = account;
+      this.memoTime = t;
+      this.memoVersion = account.version;
+      this.memoCurrent++;
+    }
+    const slot = signal.id - this.firstSignalId;
+    if (this.memoStamp[slot] === this.memoCurrent) return this.memoTruth[slot] as Truth;
+    signal.evaluate(account, t, this.outcome);
+    this.memoStamp[slot] = this.memoCurrent;
+    this.memoTruth[slot] = this.outcome.truth;
+    return this.outcome.truth;
+  }
+
+  private compileCondition(condition: Condition, path: string, positive: boolean): CompiledCondition {
+    switch (condition.kind) {
+      case 'signal': {
+        const signal = this.byName.get(condition.name);
+        if (signal === undefined)
+          throw new Error(`definition ${this.id}: unknown signal "${condition.name}" at ${path}`);
+        if (positive) this.positiveSignals.add(signal.name);
+        return (account, t) => this.signalTruth(account, t, signal);
+      }
+      case 'trait': {
+        const test = compilePredicate(condition.op, condition.value);
+        const label = describePredicate(condition.trait, condition.op, condition.value);
+        this.traitLeaves.push({
+          path,
+          trait: condition.trait,
+          label,
+          threshold: label.slice(condition.trait.length + 1),
+          op: condition.op,
+          operand: condition.value,
+          test,
+        });
+        const precedence = this.precedence;
+        const trait = condition.trait;
+        return (account, t) => test(account.traits.valueAt(trait, t, precedence));
+      }
+      case 'not': {
+        const inner = this.compileCondition(condition.of, `${path}.not`, !positive);
+        return (account, t) => {
+          const v = inner(account, t);
+          return v === 'pending' ? 'pending' : !v;
+        };
+      }
+      case 'all':
+      case 'any': {
+        const parts = condition.of.map((c, i) => ({
+          cost: this.conditionCost(c),
+          run: this.compileCondition(c, `${path}.${condition.kind}[${i}]`, positive),
+        }));
+        // Cheap clauses first: with three-valued and/or the result does not depend on the order.
+        parts.sort((a, b) => a.cost - b.cost);
+        const runs = parts.map((p) => p.run);
+        const decisive = condition.kind === 'all' ? false : true;
+        return (account, t) => {
+          let pending = false;
+          for (const run of runs) {
+            const v = run(account, t);
+            if (v === decisive) return decisive;
+            if (v === 'pending') pending = true;
+          }
+          return pending ? 'pending' : !decisive;
+        };
+      }
+    }
+  }
+
+  private conditionCost(condition: Condition): number {
+    switch (condition.kind) {
+      case 'trait':
+        return 0;
+      case 'signal':
+        return this.byName.get(condition.name)?.cost ?? 1;
+      case 'not':
+        return this.conditionCost(condition.of);
+      default:
+        return condition.of.reduce((sum, c) => sum + this.conditionCost(c), 0);
+    }
+  }
+
+  /** Whether the whole definition holds for the account at time t: fit and qualify and not exclude. */
+  holds(account: AccountState, t: number): Truth {
+    const fit = this.fit === undefined ? true : this.fit(account, t);
+    if (fit === false) return false;
+    const qualify = this.qualify(account, t);
+    if (qualify === false) return false;
+    const excluded = this.exclude === undefined ? false : this.exclude(account, t);
+    return andTruth([fit, qualify, excluded === 'pending' ? 'pending' : !excluded]);
+  }
+
+  /** The next time after t at which the definition's value may change with time alone. */
+  nextDeadline(account: AccountState, t: number): number {
+    let next = Infinity;
+    for (const signal of this.signals) {
+      const at = signal.nextChange(account, t);
+      if (at < next) next = at;
+    }
+    return next;
+  }
+
+  /** Every clause with its value against its threshold at time t, and what is missing. */
+  explain(account: AccountState, t: number): Explanation {
+    const clauses: ClauseExplanation[] = [];
+    const missing: string[] = [];
+    for (const leaf of this.traitLeaves) {
+      const value = account.traits.valueAt(leaf.trait, t, this.precedence);
+      const holds = leaf.test(value);
+      let progress: number | undefined;
+      if (leaf.op === 'gte' || leaf.op === 'gt') {
+        const v = toNumber(value);
+        const target = toNumber(leaf.operand);
+        progress = holds ? 1 : Number.isFinite(v) && target > 0 ? Math.max(0, Math.min(1, v / target)) : 0;
+      } else progress = holds ? 1 : 0;
+      clauses.push({
+        path: leaf.path,
+        label: leaf.label,
+        kind: 'trait',
+        holds,
+        value: value === undefined ? null : value,
+        threshold: leaf.threshold,
+        eventIds: [],
+        eventCount: 0,
+        firstHeldAt: undefined,
+        progress,
+      });
+      if (!holds && !leaf.path.startsWith('exclude')) missing.push(leaf.path);
+      if (holds && leaf.path.startsWith('exclude')) missing.push(leaf.path);
+    }
+    const out = createOutcome();
+    for (const signal of this.signals) {
+      signal.evaluate(account, t, out);
+      const log = account.logs[signal.evidence.index];
+      const eventIds = log === undefined || out.count === 0 ? [] : log.idsBetween(out.from, out.to);
+      const first = this.anchor(account, signal.name);
+      let progress: number | undefined;
+      if (out.truth === true) progress = 1;
+      else if (
+        'compare' in signal.spec &&
+        (signal.spec.compare.op === 'gte' || signal.spec.compare.op === 'gt')
+      ) {
+        progress =
+          signal.spec.compare.value > 0 ? Math.max(0, Math.min(1, out.value / signal.spec.compare.value)) : 0;
+      } else if (signal.spec.kind === 'funnel') progress = out.value / signal.spec.reached;
+      else progress = 0;
+      clauses.push({
+        path: `signals.${signal.name}`,
+        label: signal.name,
+        kind: signal.spec.kind,
+        holds: out.truth,
+        value: out.value,
+        threshold: signal.threshold,
+        eventIds,
+        eventCount: out.count,
+        firstHeldAt: first !== undefined && first <= t ? first : undefined,
+        progress,
+      });
+      if (out.truth !== true && this.positiveSignals.has(signal.name)) missing.push(`signals.${signal.name}`);
+    }
+    const holds = this.holds(account, t);
+    return { evaluatedAt: t, holds, clauses, missing: holds === true ? [] : missing };
+  }
+}

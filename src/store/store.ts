@@ -1,0 +1,128 @@
+import type { EventType, Properties, TraitSource } from '../core/events/event.js';
+import type { Explanation, QualificationRecord, Transition } from '../core/engine/transition.js';
+
+/** An accepted event as it is written to the log: its identity fields and the canonical message JSON. */
+export interface NewEvent {
+  readonly messageId: string;
+  readonly type: EventType;
+  /** Event time, epoch ms. */
+  readonly timestamp: number;
+  /** When the server (or import) received it, epoch ms. */
+  readonly receivedAt: number;
+  readonly userId: string | undefined;
+  readonly anonymousId: string | undefined;
+  /** The account named on the event itself (groupId or context.groupId), if any. */
+  readonly accountId: string | undefined;
+  /** The whole Segment-spec message as JSON text; replays re-parse it. */
+  readonly body: string;
+}
+
+/** An event read back from the log, with its arrival sequence number. */
+export interface StoredEvent extends NewEvent {
+  readonly seq: number;
+}
+
+/** Options for reading the event log. */
+export interface ReadEventsOptions {
+  /** 'time': by timestamp, then arrival (replay); 'arrival': by sequence number (live order). Default 'time'. */
+  readonly order?: 'time' | 'arrival';
+  /** Only events with seq greater than this. */
+  readonly afterSeq?: number;
+  /** Events per yielded batch (default 10,000). */
+  readonly batchSize?: number;
+}
+
+/** A PQL as stored: one qualification of an account under a definition id. */
+export interface PqlRecord {
+  /** Stable id: `${definitionId}:${accountId}:${ordinal}` (ordinal 1, 2, ... after expiries). */
+  readonly id: string;
+  readonly accountId: string;
+  readonly definitionId: string;
+  readonly definitionVersion: number;
+  readonly qualifiedAt: number;
+  /** Wall-clock time the transition was committed. */
+  readonly detectedAt: number;
+  readonly status: 'open' | 'expired';
+  readonly expiredAt: number | undefined;
+  readonly triggerEventId: string | undefined;
+  readonly explanation: Explanation;
+  /** qualifiedAt values this PQL had before late events corrected it, oldest first. */
+  readonly corrections: readonly number[];
+}
+
+/** Filter for listing PQLs. */
+export interface PqlFilter {
+  readonly definitionId?: string;
+  readonly accountId?: string;
+  readonly status?: 'open' | 'expired';
+  /** qualifiedAt >= since (epoch ms). */
+  readonly since?: number;
+  readonly limit?: number;
+}
+
+/** A change of an account's traits from one source (product group call, CRM, billing). */
+export interface AccountTraitsUpdate {
+  readonly accountId: string;
+  readonly source: TraitSource;
+  readonly effectiveAt: number;
+  readonly traits: Properties;
+}
+
+/** The stored view of an account: latest traits per source and activity bounds. */
+export interface AccountRecord {
+  readonly accountId: string;
+  /** Latest value per trait per source, with its effective time. */
+  readonly traits: Readonly<Record<string, { readonly value: unknown; readonly source: TraitSource; readonly effectiveAt: number }>>;
+  readonly firstSeenAt: number | undefined;
+  readonly lastSeenAt: number | undefined;
+  readonly eventCount: number;
+}
+
+/** One version of a definition as registered. */
+export interface DefinitionVersionRecord {
+  readonly definitionId: string;
+  readonly version: number;
+  readonly contentHash: string;
+  /** The definition's source text (YAML or JSON). */
+  readonly source: string;
+  readonly createdAt: number;
+}
+
+/** A batch of engine output committed atomically with the checkpoint it reached. */
+export interface TransitionBatch {
+  readonly transitions: readonly Transition[];
+  /** Wall-clock commit time, recorded as each new PQL's `detectedAt`. */
+  readonly detectedAt: number;
+  /** The highest event seq whose effects are included; restart resumes after it. */
+  readonly checkpointSeq?: number;
+}
+
+/**
+ * The storage port: async and batch-oriented so the embedded SQLite store and the PostgreSQL store are
+ * interchangeable; both pass `store.contract.ts`. A resolved write is durable.
+ */
+export interface Store {
+  /** Appends events idempotently by messageId; `inserted[i]` says whether events[i] was new. */
+  appendEvents(events: readonly NewEvent[]): Promise<{ readonly inserted: readonly boolean[] }>;
+  /** Reads the log in batches, in time order (replay) or arrival order. */
+  readEvents(options?: ReadEventsOptions): AsyncIterable<readonly StoredEvent[]>;
+  countEvents(): Promise<number>;
+  /** Commits transitions, the PQL rows and qualification states they change, and the checkpoint, in one transaction. */
+  commitTransitions(batch: TransitionBatch): Promise<void>;
+  /** The event seq that committed transitions are known to cover (0 when none). */
+  loadCheckpoint(): Promise<number>;
+  /** The latest qualification per (account, definition id), to seed an engine after a restart. */
+  loadQualifications(): Promise<readonly QualificationRecord[]>;
+  listPqls(filter?: PqlFilter): Promise<readonly PqlRecord[]>;
+  getPql(id: string): Promise<PqlRecord | undefined>;
+  /** Merges trait updates into accounts (a later effectiveAt wins per trait and source). */
+  updateAccountTraits(updates: readonly AccountTraitsUpdate[]): Promise<void>;
+  /** Records activity bounds and counts for accounts (first/last seen, events). */
+  recordAccountActivity(activity: readonly { readonly accountId: string; readonly at: number; readonly events: number }[]): Promise<void>;
+  getAccount(accountId: string): Promise<AccountRecord | undefined>;
+  listAccounts(options?: { readonly limit?: number; readonly offset?: number }): Promise<readonly AccountRecord[]>;
+  /** Registers a definition's content; returns its version (a new one only when the content hash changed). */
+  registerDefinition(definitionId: string, contentHash: string, source: string, createdAt: number): Promise<number>;
+  listDefinitionVersions(definitionId?: string): Promise<readonly DefinitionVersionRecord[]>;
+  close(): Promise<void>;
+}
