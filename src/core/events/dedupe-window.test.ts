@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { DedupeWindow } from './dedupe-window.js';
+
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2024, 4, 1);
+
+describe('DedupeWindow', () => {
+  it('reports the second delivery of an id as a duplicate and the first as new', () => {
+    const window = new DedupeWindow();
+    expect(window.seen('m1', T0)).toBe(false);
+    expect(window.seen('m1', T0)).toBe(true);
+    expect(window.seen('m2', T0)).toBe(false);
+    expect(window.stats()).toEqual({ size: 2, duplicates: 1, tooOld: 0, evictedEarly: 0 });
+  });
+
+  it('finds a duplicate whose redelivery carries a different timestamp', () => {
+    const window = new DedupeWindow();
+    window.seen('m1', T0);
+    expect(window.seen('m1', T0 + 5 * HOUR)).toBe(true);
+  });
+
+  it('remembers ids for the whole 24 h window behind the latest event time', () => {
+    const window = new DedupeWindow();
+    window.seen('old', T0);
+    window.seen('new', T0 + 24 * HOUR);
+    expect(window.seen('old', T0)).toBe(true);
+  });
+
+  it('forgets ids once their hour bucket is entirely older than the window', () => {
+    const window = new DedupeWindow();
+    window.seen('old', T0 + 30 * 60_000);
+    window.seen('new', T0 + 25 * HOUR);
+    expect(window.stats().size).toBe(1);
+    // Now older than the window: passed through (the store's unique index catches it) and not remembered.
+    expect(window.seen('old', T0 + 30 * 60_000)).toBe(false);
+    expect(window.stats()).toEqual({ size: 1, duplicates: 0, tooOld: 1, evictedEarly: 0 });
+  });
+
+  it('keeps memory bounded by time: only about window / bucket buckets stay live', () => {
+    const window = new DedupeWindow({ windowMs: 2 * HOUR, bucketMs: HOUR });
+    for (let i = 0; i < 100; i++) window.seen(`m${i}`, T0 + i * HOUR);
+    // Latest is T0 + 99 h; buckets 97, 98 and 99 are kept (97 starts exactly at latest - window).
+    expect(window.stats().size).toBe(3);
+    expect(window.seen('m97', T0 + 97 * HOUR)).toBe(true);
+    expect(window.seen('m96', T0 + 96 * HOUR)).toBe(false);
+  });
+
+  it('does not evict on events that arrive late but within the window', () => {
+    const window = new DedupeWindow({ windowMs: 2 * HOUR, bucketMs: HOUR });
+    window.seen('a', T0 + 10 * HOUR);
+    window.seen('b', T0 + 9 * HOUR);
+    expect(window.seen('a', T0 + 10 * HOUR)).toBe(true);
+    expect(window.seen('b', T0 + 9 * HOUR)).toBe(true);
+    expect(window.stats().size).toBe(2);
+  });
+
+  it('handles a jump of years in event time without scanning the gap', () => {
+    const window = new DedupeWindow();
+    window.seen('a', 0);
+    window.seen('b', T0);
+    expect(window.stats().size).toBe(1);
+    expect(window.seen('b', T0)).toBe(true);
+  });
+
+  it('drops the oldest bucket early when maxIds is exceeded and counts it', () => {
+    const window = new DedupeWindow({ maxIds: 3 });
+    window.seen('a', T0);
+    window.seen('b', T0);
+    window.seen('c', T0 + HOUR);
+    window.seen('d', T0 + 2 * HOUR);
+    expect(window.stats()).toEqual({ size: 2, duplicates: 0, tooOld: 0, evictedEarly: 2 });
+    expect(window.seen('c', T0 + HOUR)).toBe(true);
+    expect(window.seen('a', T0)).toBe(false);
+  });
+
+  it('rejects a non-positive window', () => {
+    expect(() => new DedupeWindow({ windowMs: 0 })).toThrow(
+      'DedupeWindow: windowMs, bucketMs and maxIds must be positive, got 0, 3600000, 2000000',
+    );
+  });
+});
