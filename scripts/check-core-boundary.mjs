@@ -7,7 +7,15 @@ import { join, relative, resolve, dirname } from 'node:path';
 
 /** npm packages the core may import; empty on purpose (see DESIGN.md "The core is pure"). */
 const ALLOWED_PACKAGES = [];
-const FORBIDDEN_CALLS = [/\bDate\.now\s*\(/, /\bnew Date\s*\(\s*\)/, /\bMath\.random\s*\(/, /\bperformance\.now\s*\(/, /\bprocess\./, /\bsetTimeout\s*\(/, /\bsetInterval\s*\(/];
+const FORBIDDEN_CALLS = [
+  /\bDate\.now\s*\(/,
+  /\bnew Date\s*\(\s*\)/,
+  /\bMath\.random\s*\(/,
+  /\bperformance\.now\s*\(/,
+  /\bprocess\./,
+  /\bsetTimeout\s*\(/,
+  /\bsetInterval\s*\(/,
+];
 
 const root = resolve(process.argv[2] ?? 'src/core');
 const problems = [];
@@ -29,14 +37,17 @@ function checkFile(path) {
       const specifier = match[1];
       if (specifier.startsWith('.')) {
         const target = resolve(dirname(path), specifier);
-        if (!target.startsWith(root)) problems.push(`${where}: imports ${specifier}, which is outside src/core`);
+        if (!target.startsWith(root))
+          problems.push(`${where}: imports ${specifier}, which is outside src/core`);
       } else if (!ALLOWED_PACKAGES.includes(specifier)) {
         problems.push(`${where}: imports "${specifier}"; the core may import only files of src/core`);
       }
     }
     for (const pattern of FORBIDDEN_CALLS) {
       if (pattern.test(line) && !line.trim().startsWith('//') && !line.trim().startsWith('*'))
-        problems.push(`${where}: uses ${pattern.source.replace(/\\/g, '')}; time and randomness come in as inputs`);
+        problems.push(
+          `${where}: uses ${pattern.source.replace(/\\/g, '')}; time and randomness come in as inputs`,
+        );
     }
   });
 }

@@ -6,7 +6,8 @@ export interface Issue {
 }
 
 /** The result of parsing untrusted input: the value, or every issue found (never an exception). */
-export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: readonly Issue[] };
+export type Parsed<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: readonly Issue[] };
 
 /** Creates an issue; `path` is '' for the whole input. */
 export function createIssue(path: string, code: string, message: string): Issue {

@@ -72,7 +72,9 @@ export interface AccountTraitsUpdate {
 export interface AccountRecord {
   readonly accountId: string;
   /** Latest value per trait per source, with its effective time. */
-  readonly traits: Readonly<Record<string, { readonly value: unknown; readonly source: TraitSource; readonly effectiveAt: number }>>;
+  readonly traits: Readonly<
+    Record<string, { readonly value: unknown; readonly source: TraitSource; readonly effectiveAt: number }>
+  >;
   readonly firstSeenAt: number | undefined;
   readonly lastSeenAt: number | undefined;
   readonly eventCount: number;
@@ -118,11 +120,21 @@ export interface Store {
   /** Merges trait updates into accounts (a later effectiveAt wins per trait and source). */
   updateAccountTraits(updates: readonly AccountTraitsUpdate[]): Promise<void>;
   /** Records activity bounds and counts for accounts (first/last seen, events). */
-  recordAccountActivity(activity: readonly { readonly accountId: string; readonly at: number; readonly events: number }[]): Promise<void>;
+  recordAccountActivity(
+    activity: readonly { readonly accountId: string; readonly at: number; readonly events: number }[],
+  ): Promise<void>;
   getAccount(accountId: string): Promise<AccountRecord | undefined>;
-  listAccounts(options?: { readonly limit?: number; readonly offset?: number }): Promise<readonly AccountRecord[]>;
+  listAccounts(options?: {
+    readonly limit?: number;
+    readonly offset?: number;
+  }): Promise<readonly AccountRecord[]>;
   /** Registers a definition's content; returns its version (a new one only when the content hash changed). */
-  registerDefinition(definitionId: string, contentHash: string, source: string, createdAt: number): Promise<number>;
+  registerDefinition(
+    definitionId: string,
+    contentHash: string,
+    source: string,
+    createdAt: number,
+  ): Promise<number>;
   listDefinitionVersions(definitionId?: string): Promise<readonly DefinitionVersionRecord[]>;
   close(): Promise<void>;
 }

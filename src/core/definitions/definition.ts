@@ -49,7 +49,12 @@ export type FunnelWindow =
 
 /** A named behavioural condition. */
 export type SignalSpec =
-  | { readonly kind: 'count'; readonly selector: EventSelector; readonly window: SignalWindow; readonly compare: Comparison }
+  | {
+      readonly kind: 'count';
+      readonly selector: EventSelector;
+      readonly window: SignalWindow;
+      readonly compare: Comparison;
+    }
   | {
       readonly kind: 'sum';
       readonly selector: EventSelector;
@@ -64,7 +69,12 @@ export type SignalSpec =
       readonly window: SignalWindow;
       readonly compare: Comparison;
     }
-  | { readonly kind: 'distinct_users'; readonly selector: EventSelector; readonly window: SignalWindow; readonly compare: Comparison }
+  | {
+      readonly kind: 'distinct_users';
+      readonly selector: EventSelector;
+      readonly window: SignalWindow;
+      readonly compare: Comparison;
+    }
   /** A track/page/screen event of any member on a later UTC day than `after` first held, at most `withinMs` after it. */
   | { readonly kind: 'returned'; readonly withinMs: number; readonly after: string }
   /** Steps in strict time order by any members; holds when at least `reached` steps are done. */

@@ -5,7 +5,7 @@ import { CompiledDefinition, type EngineScratch } from './compiled-definition.js
 import { DeadlineQueue } from './deadline-queue.js';
 import { upperBound } from './entry-log.js';
 import { toTime } from './predicate.js';
-import { StreamRegistry } from './stream-registry.js';
+import { StreamRegistry, type Stream } from './stream-registry.js';
 import type { Explanation, QualificationRecord, Transition } from './transition.js';
 
 /** Options of the account-keyed engine. */
@@ -132,11 +132,13 @@ export class AccountEngine {
       signupChanged = account.createdAt === undefined;
     }
     if (isActivityType(event.type)) {
-      this.registry.forEachMatch(event, (stream, value) => {
-        account.log(stream).insert(time, value, event.messageId);
+      const matches = this.registry.match(event);
+      for (let i = 0; i < matches.count; i++) {
+        const stream = matches.streams[i] as Stream;
+        account.log(stream).insert(time, matches.values[i] as number, event.messageId);
         const definitions = this.definitionsByStream[stream.index] ?? EMPTY;
         for (const d of definitions) this.touch(d, stamp);
-      });
+      }
     }
     let traitsChanged = false;
     if (event.type === 'group' && event.traits !== undefined) {
@@ -172,8 +174,8 @@ export class AccountEngine {
       const at = this.deadlines.peekTime();
       const account = this.accountList[this.deadlines.pop()] as AccountState;
       if (account.scheduledDeadline !== at) continue;
-      account.scheduledDeadline = Infinity;
       this.advance(account, now, out);
+      account.scheduledDeadline = Number.NaN; // force the reschedule below to push a fresh entry
       this.schedule(account);
     }
   }
@@ -367,7 +369,7 @@ export class AccountEngine {
       }
       const mustStop = state !== undefined && state.status === QualStatus.Expired && state.mustStop;
       if (compiled.timeSensitive || mustStop) {
-        const at = compiled.nextDeadline(account, from);
+        const at = compiled.nextDeadline(account, from, mustStop);
         if (at < next) next = at;
       }
     }
@@ -376,13 +378,18 @@ export class AccountEngine {
 
   private schedule(account: AccountState): void {
     const next = this.nextDeadline(account);
-    if (next === Infinity || next === account.scheduledDeadline) return;
+    if (next === account.scheduledDeadline) return;
     account.scheduledDeadline = next;
-    this.deadlines.push(next, account.index);
+    if (next !== Infinity) this.deadlines.push(next, account.index);
   }
 
   /** Processes the account's deadlines up to and including `to`, each at its own time. */
   private advance(account: AccountState, to: number, out: Transition[]): void {
+    // scheduledDeadline is recomputed after every change of the account, so it is a safe lower bound.
+    if (account.scheduledDeadline > to) {
+      if (to > account.advancedTo) account.advancedTo = to;
+      return;
+    }
     for (let guard = 0; guard < 100_000; guard++) {
       const at = this.nextDeadline(account);
       if (at > to) break;

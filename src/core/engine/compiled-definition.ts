@@ -45,8 +45,13 @@ export class CompiledDefinition {
   readonly streams = new Set<number>();
   readonly usesTraits: boolean;
   readonly usesSignup: boolean;
-  /** True when the definition can start holding by time passing alone (a `not`, an `exclude`, an upper bound). */
+  /**
+   * True when the definition can start holding by time passing alone: a windowed signal under `not` or in
+   * `exclude` (its events slide out, its window closes), or a windowed upper bound (`lt`, `lte`, `eq`).
+   */
   readonly timeSensitive: boolean;
+  /** The signals whose value can change with time alone in a way that can make the definition hold. */
+  private readonly timeSignals: CompiledSignal[] = [];
   readonly expireMs: number | undefined;
   private readonly byName = new Map<string, CompiledSignal>();
   private readonly fit: CompiledCondition | undefined;
@@ -112,18 +117,24 @@ export class CompiledDefinition {
         : this.compileCondition(definition.exclude, 'exclude', false);
     this.usesTraits = this.traitLeaves.length > 0;
     this.usesSignup = this.signals.some((s) => s.usesSignup);
-    const negated = (c: Condition | undefined): boolean =>
-      c !== undefined && (c.kind === 'not' || ((c.kind === 'all' || c.kind === 'any') && c.of.some(negated)));
-    const upperBound = this.signals.some(
-      (s) =>
-        'compare' in s.spec &&
-        (s.spec.compare.op === 'lt' || s.spec.compare.op === 'lte' || s.spec.compare.op === 'eq'),
-    );
-    this.timeSensitive =
-      definition.exclude !== undefined ||
-      negated(definition.qualify) ||
-      negated(definition.fit) ||
-      upperBound;
+    const negatedSignals = new Set<string>();
+    const collectNegated = (c: Condition | undefined, negative: boolean): void => {
+      if (c === undefined) return;
+      if (c.kind === 'signal' && negative) negatedSignals.add(c.name);
+      else if (c.kind === 'not') collectNegated(c.of, !negative);
+      else if (c.kind === 'all' || c.kind === 'any') for (const part of c.of) collectNegated(part, negative);
+    };
+    collectNegated(definition.qualify, false);
+    collectNegated(definition.exclude, true);
+    for (const signal of this.signals) {
+      const spec = signal.spec;
+      const windowed = spec.kind === 'returned' || spec.window.kind !== 'all';
+      const upperBound =
+        'compare' in spec &&
+        (spec.compare.op === 'lt' || spec.compare.op === 'lte' || spec.compare.op === 'eq');
+      if (windowed && (negatedSignals.has(signal.name) || upperBound)) this.timeSignals.push(signal);
+    }
+    this.timeSensitive = this.timeSignals.length > 0;
   }
 
   /** The first-held time of a signal, cached per account version. */
@@ -234,10 +245,13 @@ export class CompiledDefinition {
     return andTruth([fit, qualify, excluded === 'pending' ? 'pending' : !excluded]);
   }
 
-  /** The next time after t at which the definition's value may change with time alone. */
-  nextDeadline(account: AccountState, t: number): number {
+  /**
+   * The next time after t at which the definition may start holding with time alone; with `anyChange`, the
+   * next time any of its signals may change (to see it stop holding after an expiry).
+   */
+  nextDeadline(account: AccountState, t: number, anyChange = false): number {
     let next = Infinity;
-    for (const signal of this.signals) {
+    for (const signal of anyChange ? this.signals : this.timeSignals) {
       const at = signal.nextChange(account, t);
       if (at < next) next = at;
     }

@@ -63,7 +63,6 @@ const OP_TEXT: Record<Comparison['op'], string> = { gte: '>=', gt: '>', lte: '<=
 
 function formatMs(ms: number): string {
   const units: [number, string][] = [
-    [7 * DAY_MS, 'w'],
     [DAY_MS, 'd'],
     [3_600_000, 'h'],
     [60_000, 'm'],
@@ -164,6 +163,15 @@ export function compileSignal(
   };
 
   const distinctIn = (log: EntryLog, lo: number, hi: number): number => {
+    const lastTimes = log.lastTimeByKey;
+    if (hi === log.size && lastTimes !== undefined && (lo === 0 || lastTimes.size < hi - lo)) {
+      // The window reaches the newest entry: a key is inside iff its latest entry is at or after entry lo.
+      if (lo === 0) return lastTimes.size;
+      const from = log.times[lo] as number;
+      let distinct = 0;
+      for (const last of lastTimes.values()) if (last >= from) distinct++;
+      return distinct;
+    }
     const values = log.values as number[];
     if (scratch.stamps.length < registry.keyCount) {
       const grown = new Int32Array(Math.max(registry.keyCount * 2, 1024));

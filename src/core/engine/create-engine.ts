@@ -84,10 +84,11 @@ export function createEngine(options: EngineOptions): Engine {
   const precedence = options.traitPrecedence ?? ['billing', 'crm', 'product'];
   if (options.qualifications !== undefined) accounts.restoreQualifications(options.qualifications);
 
+  const buffer: Transition[] = [];
   const collect = (run: (out: Transition[]) => void): readonly Transition[] => {
-    const out: Transition[] = [];
-    run(out);
-    return out.length === 0 ? NONE : out;
+    buffer.length = 0;
+    run(buffer);
+    return buffer.length === 0 ? NONE : buffer.slice();
   };
 
   return {
@@ -95,9 +96,9 @@ export function createEngine(options: EngineOptions): Engine {
       if (dedupe.seen(event.messageId, event.timestamp)) return NONE;
       const attributed = identity.resolve(event);
       if (attributed.length === 0) return NONE;
-      return collect((out) => {
-        for (const accountEvent of attributed) accounts.applyEvent(accountEvent, out);
-      });
+      buffer.length = 0;
+      for (let i = 0; i < attributed.length; i++) accounts.applyEvent(attributed[i] as AccountEvent, buffer);
+      return buffer.length === 0 ? NONE : buffer.slice();
     },
     ingestAccountEvent(event) {
       if (dedupe.seen(event.messageId, event.timestamp)) return NONE;

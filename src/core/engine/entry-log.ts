@@ -12,6 +12,8 @@ export class EntryLog {
   readonly values: number[] | undefined;
   /** Prefix sums of `values` (sum streams only): prefix[i] = values[0] + ... + values[i-1]. */
   readonly prefix: number[] | undefined;
+  /** Key logs only: the latest entry time of each key, for O(keys) distinct counts of windows ending now. */
+  readonly lastTimeByKey: Map<number, number> | undefined;
   readonly firstIds: string[] = [];
   readonly firstIdTimes: number[] = [];
   recentIds: string[] = [];
@@ -20,6 +22,7 @@ export class EntryLog {
   constructor(measure: 'none' | 'sum' | 'key') {
     this.values = measure === 'none' ? undefined : [];
     this.prefix = measure === 'sum' ? [0] : undefined;
+    this.lastTimeByKey = measure === 'key' ? new Map() : undefined;
   }
 
   get size(): number {
@@ -28,6 +31,11 @@ export class EntryLog {
 
   /** Inserts an entry in time order (ties keep arrival order); appends in O(1) when in order. */
   insert(time: number, value: number, eventId: string): void {
+    const lastTimes = this.lastTimeByKey;
+    if (lastTimes !== undefined) {
+      const previous = lastTimes.get(value);
+      if (previous === undefined || previous < time) lastTimes.set(value, time);
+    }
     const times = this.times;
     const n = times.length;
     if (n === 0 || (times[n - 1] as number) <= time) {
@@ -69,6 +77,16 @@ export class EntryLog {
   }
 
   private keepRecent(time: number, eventId: string): void {
+    const n = this.recentIdTimes.length;
+    if (n === 0 || (this.recentIdTimes[n - 1] as number) <= time) {
+      this.recentIds.push(eventId);
+      this.recentIdTimes.push(time);
+      if (n + 1 > KEPT_IDS) {
+        this.recentIds.shift();
+        this.recentIdTimes.shift();
+      }
+      return;
+    }
     const at = upperBound(this.recentIdTimes, time);
     this.recentIds.splice(at, 0, eventId);
     this.recentIdTimes.splice(at, 0, time);

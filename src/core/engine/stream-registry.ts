@@ -49,6 +49,13 @@ function selectorMatches(selector: CompiledSelector, event: AccountEvent): boole
   return true;
 }
 
+/** The streams one event entered and the values they record (a reused buffer). */
+export interface MatchBuffer {
+  readonly streams: Stream[];
+  readonly values: number[];
+  count: number;
+}
+
 /** Sentinel value for "this event does not enter the stream" (e.g. a non-numeric summed property). */
 export const SKIP = Number.NaN;
 
@@ -62,6 +69,10 @@ export class StreamRegistry {
   private readonly byTypeAndName = new Map<string, StreamMatcher[]>();
   private readonly byTypeAnyName = new Map<string, StreamMatcher[]>();
   private readonly keyIds = new Map<string, number>();
+  private readonly userKeyIds = new Map<string, number>();
+  /** byTypeAndName split by type then name, so a lookup needs no string concatenation. */
+  private readonly namedByType = new Map<string, Map<string, StreamMatcher[]>>();
+  private readonly buffer: MatchBuffer = { streams: [], values: [], count: 0 };
 
   get size(): number {
     return this.matchers.length;
@@ -91,6 +102,15 @@ export class StreamRegistry {
           const list = map.get(mapKey);
           if (list === undefined) map.set(mapKey, [matcher]);
           else list.push(matcher);
+          if (map === this.byTypeAndName) {
+            const name = mapKey.slice(type.length + 1);
+            let names = this.namedByType.get(type);
+            if (names === undefined) {
+              names = new Map();
+              this.namedByType.set(type, names);
+            }
+            names.set(name, map.get(mapKey) as StreamMatcher[]);
+          }
         }
       }
     }
@@ -112,27 +132,37 @@ export class StreamRegistry {
     return this.keyIds.size;
   }
 
-  /** Calls `visit(stream, value)` for every stream the event enters, with the value it records. */
-  forEachMatch(event: AccountEvent, visit: (stream: Stream, value: number) => void): void {
-    const named =
-      event.name === undefined ? undefined : this.byTypeAndName.get(`${event.type}\u0000${event.name}`);
-    if (named !== undefined) for (const matcher of named) this.visitMatcher(matcher, event, visit);
+  /**
+   * The streams the event enters, with the value each records. The result is a reused buffer, valid until
+   * the next call (no allocation per event).
+   */
+  match(event: AccountEvent): MatchBuffer {
+    const buffer = this.buffer;
+    buffer.count = 0;
+    if (event.name !== undefined) {
+      const named = this.namedByType.get(event.type)?.get(event.name);
+      if (named !== undefined) for (const matcher of named) this.visitMatcher(matcher, event);
+    }
     const any = this.byTypeAnyName.get(event.type);
-    if (any !== undefined) for (const matcher of any) this.visitMatcher(matcher, event, visit);
+    if (any !== undefined) for (const matcher of any) this.visitMatcher(matcher, event);
+    return buffer;
   }
 
-  private visitMatcher(
-    matcher: StreamMatcher,
-    event: AccountEvent,
-    visit: (stream: Stream, value: number) => void,
-  ): void {
+  private visit(stream: Stream, value: number): void {
+    const buffer = this.buffer;
+    buffer.streams[buffer.count] = stream;
+    buffer.values[buffer.count] = value;
+    buffer.count++;
+  }
+
+  private visitMatcher(matcher: StreamMatcher, event: AccountEvent): void {
     const measure = matcher.measure;
     if (measure.kind === 'funnel') {
       let mask = 0;
-      matcher.selectors.forEach((selector, step) => {
-        if (selectorMatches(selector, event)) mask |= 1 << step;
-      });
-      if (mask !== 0) visit(matcher.stream, mask);
+      for (let step = 0; step < matcher.selectors.length; step++) {
+        if (selectorMatches(matcher.selectors[step] as CompiledSelector, event)) mask |= 1 << step;
+      }
+      if (mask !== 0) this.visit(matcher.stream, mask);
       return;
     }
     let matched = false;
@@ -144,7 +174,7 @@ export class StreamRegistry {
     }
     if (!matched) return;
     const value = this.measureValue(measure, event);
-    if (!Number.isNaN(value)) visit(matcher.stream, value);
+    if (!Number.isNaN(value)) this.visit(matcher.stream, value);
   }
 
   private measureValue(measure: StreamMeasure, event: AccountEvent): number {
@@ -160,8 +190,14 @@ export class StreamRegistry {
         if (v === undefined || v === null) return SKIP;
         return this.internKey(typeof v === 'object' ? JSON.stringify(v) : `v:${String(v)}`);
       }
-      case 'user':
-        return this.internKey(`u:${event.userId}`);
+      case 'user': {
+        let id = this.userKeyIds.get(event.userId);
+        if (id === undefined) {
+          id = this.internKey(`u:${event.userId}`);
+          this.userKeyIds.set(event.userId, id);
+        }
+        return id;
+      }
       case 'funnel':
         return SKIP;
     }

@@ -1,0 +1,163 @@
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main, type CliIo } from './main.js';
+
+const T0 = Date.UTC(2026, 0, 5);
+const HOUR = 3_600_000;
+
+function capture(): CliIo & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l) };
+}
+
+const DEFINITION = `id: three-calls
+name: Three API calls
+fit: { trait: employees, gte: 10 }
+signals:
+  calls: { event: API Call Made, count: { gte: 3 } }
+qualify: calls
+`;
+
+function line(message: Record<string, unknown>): string {
+  return JSON.stringify(message);
+}
+
+/** A tiny workspace export: acc-1 qualifies at its 3rd call (T0+3h); acc-2 is too small; 3 bad lines. */
+function workspace(): { dir: string; definitions: string } {
+  const root = mkdtempSync(join(tmpdir(), 'pql-cli-'));
+  const dir = join(root, 'export');
+  mkdirSync(dir);
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  const lines = [
+    line({
+      type: 'group',
+      messageId: 'g1',
+      userId: 'u1',
+      groupId: 'acc-1',
+      traits: { employees: 40 },
+      timestamp: iso(T0),
+    }),
+    line({
+      type: 'group',
+      messageId: 'g2',
+      userId: 'u2',
+      groupId: 'acc-2',
+      traits: { employees: 3 },
+      timestamp: iso(T0),
+    }),
+    ...[1, 2, 3, 4].map((h) =>
+      line({
+        type: 'track',
+        messageId: `c${h}`,
+        userId: 'u1',
+        event: 'API Call Made',
+        timestamp: iso(T0 + h * HOUR),
+      }),
+    ),
+    ...[1, 2, 3].map((h) =>
+      line({
+        type: 'track',
+        messageId: `d${h}`,
+        userId: 'u2',
+        event: 'API Call Made',
+        timestamp: iso(T0 + h * HOUR),
+      }),
+    ),
+    '{"type": "track", "userId": "u1", "messageId": "bad1"', // line 10: not JSON
+    line({ type: 'track', messageId: 'bad2', userId: 'u1', timestamp: iso(T0) }), // line 11: no event
+    line({ type: 'track', messageId: 'bad3', userId: 'u1', event: 'X', timestamp: 'yesterday' }), // line 12
+    line({ type: 'track', messageId: 'c1', userId: 'u1', event: 'API Call Made', timestamp: iso(T0 + HOUR) }), // duplicate
+  ];
+  writeFileSync(join(dir, 'events.ndjson'), `${lines.join('\n')}\n`);
+  const definitions = join(root, 'defs');
+  mkdirSync(definitions);
+  writeFileSync(join(definitions, 'three-calls.yaml'), DEFINITION);
+  return { dir, definitions };
+}
+
+describe('pql import', () => {
+  it('reports lines read, accepted, duplicates and rejects by reason with line numbers, and writes the rejects', async () => {
+    const { dir, definitions } = workspace();
+    const dataDir = join(dir, '..', 'data');
+    const io = capture();
+    const code = await main(
+      ['import', dir, '--data-dir', dataDir, '--definitions', definitions, '--json'],
+      io,
+    );
+    expect(io.stderr).toEqual([]);
+    expect(code).toBe(0);
+    const report = JSON.parse(io.stdout.join('\n'));
+    expect(report.files[0]).toMatchObject({ linesRead: 13, accepted: 9, duplicates: 1, rejected: 3 });
+    expect(report.files[0].rejectedByReason).toEqual({
+      invalid_json: { count: 1, lines: [10], example: expect.stringContaining('line 10') },
+      required: { count: 1, lines: [11], example: expect.stringContaining('event') },
+      invalid_timestamp: { count: 1, lines: [12], example: expect.stringContaining('yesterday') },
+    });
+    expect(report.pqls).toBe(1);
+    const rejects = readFileSync(join(dataDir, 'rejects', 'events.rejects.ndjson'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(rejects.map((r) => JSON.parse(r).line)).toEqual([10, 11, 12]);
+  });
+
+  it('importing the same export again, into the same data directory, qualifies nothing twice', async () => {
+    const { dir, definitions } = workspace();
+    const dataDir = join(dir, '..', 'data');
+    await main(['import', dir, '--data-dir', dataDir, '--definitions', definitions, '--json'], capture());
+    const io = capture();
+    expect(
+      await main(['import', dir, '--data-dir', dataDir, '--definitions', definitions, '--json'], io),
+    ).toBe(0);
+    const report = JSON.parse(io.stdout.join('\n'));
+    expect(report.files[0]).toMatchObject({ accepted: 0, duplicates: 10, rejected: 3 });
+    expect(report.pqls).toBe(0);
+  });
+
+  it('exits 2 with the message on stderr when the export is missing', async () => {
+    const io = capture();
+    expect(await main(['import', '/nonexistent/export', '--data-dir', tmpdir()], io)).toBe(2);
+    expect(io.stderr.join('\n')).toContain('/nonexistent/export');
+  });
+});
+
+describe('pql backtest', () => {
+  it('prints { pqls } with account, definition, ISO qualifiedAt and the explanation', async () => {
+    const { dir, definitions } = workspace();
+    const io = capture();
+    expect(await main(['backtest', '--definitions', definitions, '--data', dir, '--json'], io)).toBe(0);
+    const output = JSON.parse(io.stdout.join('\n'));
+    expect(output.pqls).toHaveLength(1);
+    expect(output.pqls[0]).toMatchObject({
+      accountId: 'acc-1',
+      definitionId: 'three-calls',
+      qualifiedAt: new Date(T0 + 3 * HOUR).toISOString(),
+      triggerEventId: 'c3',
+    });
+    const calls = output.pqls[0].explanation.clauses.find(
+      (c: { path: string }) => c.path === 'signals.calls',
+    );
+    expect(calls).toMatchObject({ value: 3, eventIds: ['c1', 'c2', 'c3'], eventCount: 3 });
+    expect(output.summary).toMatchObject({ events: 10, duplicates: 1, rejected: 3, accounts: 2 });
+  });
+
+  it('exits 2 and names the file, line and path of a bad definition; nothing runs', async () => {
+    const { dir, definitions } = workspace();
+    writeFileSync(
+      join(definitions, 'three-calls.yaml'),
+      DEFINITION.replace('count: { gte: 3 }', 'count: { gte: 3 }, window: 30 days'),
+    );
+    const io = capture();
+    expect(await main(['backtest', '--definitions', definitions, '--data', dir, '--json'], io)).toBe(2);
+    expect(io.stdout).toEqual([]);
+    expect(io.stderr.join('\n')).toMatch(
+      /three-calls\.yaml:5:\d+: signals\.calls\.window: expected a duration like "30d", got "30 days"/,
+    );
+  });
+
+  it('exits 2 on an unknown command', async () => {
+    expect(await main(['frobnicate'], capture())).toBe(2);
+  });
+});

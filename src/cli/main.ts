@@ -1,0 +1,259 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import {
+  formatDefinitionFileProblem,
+  loadDefinitionsFromPath,
+  type LoadedDefinition,
+} from '../config/definition-files.js';
+import { Detector } from '../runtime/detector.js';
+import { backtestWorkspace } from '../runtime/backtest.js';
+import { ImportInputError, importWorkspace, type ImportReport } from '../sources/import-workspace.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { runValidate } from './validate-command.js';
+import { formatExplanation, iso, pqlJson } from './format-pql.js';
+import { startProgress } from './progress.js';
+import { runDemo } from './demo-command.js';
+
+/** Where the CLI writes: stdout lines and stderr lines (swappable in tests). */
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const processIo: CliIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+/** Bad input or configuration: the CLI prints the message on stderr and exits 2. */
+export class CliInputError extends Error {
+  override readonly name = 'CliInputError';
+}
+
+/** The folder of example definitions shipped with the package. */
+export const PACKAGED_DEFINITIONS = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'definitions',
+);
+
+/** The default data directory: PQL_DATA_DIR, else `.pql/data` under the working directory. */
+export function defaultDataDir(): string {
+  return process.env['PQL_DATA_DIR'] ?? join('.pql', 'data');
+}
+
+/** Resolves the definitions path: the option, PQL_DEFINITIONS, ./definitions, else the packaged examples. */
+export function definitionsPath(option: string | undefined): string {
+  if (option !== undefined) return option;
+  if (process.env['PQL_DEFINITIONS'] !== undefined) return process.env['PQL_DEFINITIONS'];
+  return existsSync('definitions') ? 'definitions' : PACKAGED_DEFINITIONS;
+}
+
+/** Loads definitions or throws a CliInputError listing every problem with file, line and path. */
+export async function loadDefinitionsOrFail(path: string): Promise<readonly LoadedDefinition[]> {
+  const loaded = await loadDefinitionsFromPath(path);
+  if (!loaded.ok) throw new CliInputError(loaded.problems.map(formatDefinitionFileProblem).join('\n'));
+  if (loaded.definitions.length === 0)
+    throw new CliInputError(`${path}: no definitions found (*.yaml, *.yml, *.json)`);
+  return loaded.definitions;
+}
+
+/** Prints an import report as text. */
+export function printImportReport(io: CliIo, report: ImportReport): void {
+  for (const file of report.files) {
+    if (file.skipped !== undefined) {
+      io.err(`warning: ${file.file}: ${file.skipped}`);
+      continue;
+    }
+    io.out(
+      `${file.file}: ${file.linesRead} lines read, ${file.accepted} accepted, ${file.duplicates} duplicates, ${file.rejected} rejected`,
+    );
+    for (const [code, reason] of Object.entries(file.rejectedByReason)) {
+      const more = reason.count > reason.lines.length ? ', ...' : '';
+      io.out(
+        `  rejected ${reason.count} x ${code} (lines ${reason.lines.join(', ')}${more}): ${reason.example}`,
+      );
+    }
+    if (file.rejectsFile !== undefined) io.out(`  rejected lines written to ${file.rejectsFile}`);
+  }
+  io.out(`PQLs: ${report.pqls} new, ${report.corrections} corrected, ${report.expired} expired`);
+}
+
+function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command('pql')
+    .description('Detect Product Qualified Leads from product events, CRM and billing.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  program
+    .command('validate')
+    .description(
+      'validate definition files (a file or a folder), reporting every problem with file, line and path',
+    )
+    .argument('<path>', 'definition file or folder')
+    .option('--json', 'print { definitions, problems } as JSON')
+    .action(async (path: string, options: { json?: boolean }) => {
+      setExit(await runValidate(path, io, { json: options.json === true }));
+    });
+
+  program
+    .command('import')
+    .description(
+      'import a workspace export (events.ndjson; CRM and billing later) into the store, detecting PQLs',
+    )
+    .argument('<dir>', 'workspace export directory')
+    .option('--data-dir <dir>', 'store directory (default: PQL_DATA_DIR or .pql/data)')
+    .option(
+      '--definitions <path>',
+      'definition file or folder (default: PQL_DEFINITIONS, ./definitions or the examples)',
+    )
+    .option('--json', 'print the report as JSON')
+    .action(async (dir: string, options: { dataDir?: string; definitions?: string; json?: boolean }) => {
+      const json = options.json === true;
+      const definitions = await loadDefinitionsOrFail(definitionsPath(options.definitions));
+      if (!existsSync(dir)) throw new CliInputError(`${dir}: no such directory`);
+      const dataDir = options.dataDir ?? defaultDataDir();
+      const store = SqliteStore.open(join(dataDir, 'pql.sqlite'));
+      try {
+        const rebuild = startProgress('rebuilding state', 0, !json);
+        const detector = await Detector.open(store, definitions, {
+          onRebuildProgress: (n, total) => rebuild.update(n, total),
+        });
+        rebuild.stop();
+        const bar = startProgress('importing events', 0, !json);
+        const report = await importWorkspace(dir, detector, {
+          rejectsDir: join(dataDir, 'rejects'),
+          onProgress: (_file, read, total) => bar.update(read, total),
+        });
+        bar.stop();
+        if (json)
+          io.out(
+            JSON.stringify({ files: report.files, warnings: report.warnings, pqls: report.pqls }, null, 2),
+          );
+        else printImportReport(io, report);
+      } finally {
+        await store.close();
+      }
+    });
+
+  program
+    .command('backtest')
+    .description('replay a workspace export through definitions and list the PQLs they would have produced')
+    .requiredOption('--definitions <path>', 'definition file or folder')
+    .requiredOption('--data <dir>', 'workspace export directory')
+    .option('--json', 'print { pqls: [...] } as JSON')
+    .action(async (options: { definitions: string; data: string; json?: boolean }) => {
+      const json = options.json === true;
+      const loaded = await loadDefinitionsOrFail(options.definitions);
+      if (!existsSync(join(options.data, 'events.ndjson')))
+        throw new CliInputError(`${options.data}: no events.ndjson in it`);
+      const bar = startProgress('replaying events', 0, !json);
+      const result = await backtestWorkspace(
+        options.data,
+        loaded.map((l) => l.definition),
+        (read, total) => bar.update(read, total),
+      );
+      bar.stop();
+      const pqls = result.transitions.flatMap((t) => (t.kind === 'qualified' ? [t] : []));
+      if (json) {
+        io.out(
+          JSON.stringify(
+            {
+              pqls: pqls.map(pqlJson),
+              summary: {
+                events: result.events,
+                duplicates: result.duplicates,
+                rejected: result.rejected,
+                accounts: result.accounts,
+                from: iso(result.firstEventAt),
+                to: iso(result.lastEventAt),
+                byDefinition: loaded.map((l) => ({
+                  definitionId: l.definition.id,
+                  pqls: pqls.filter((p) => p.definitionId === l.definition.id).length,
+                })),
+              },
+            },
+            null,
+            2,
+          ),
+        );
+        return;
+      }
+      io.out(`${result.events} events over ${result.accounts} accounts (${result.rejected} rejected lines)`);
+      for (const l of loaded) {
+        const mine = pqls.filter((p) => p.definitionId === l.definition.id);
+        io.out(`${l.definition.id}: ${mine.length} PQLs`);
+        for (const pql of mine.slice(0, 5)) {
+          io.out(`  ${pql.accountId} qualified ${iso(pql.qualifiedAt)}`);
+          for (const line of formatExplanation(pql.explanation)) io.out(line);
+        }
+        if (mine.length > 5) io.out(`  ... and ${mine.length - 5} more (use --json for all)`);
+      }
+    });
+
+  program
+    .command('demo')
+    .description('generate a seeded demo world, import it and print the PQLs the example definitions find')
+    .option('--data-dir <dir>', 'where the demo store and export go', join('.pql', 'demo'))
+    .addOption(new Option('--seed <n>', 'random seed').default('42'))
+    .addOption(new Option('--accounts <n>', 'number of accounts').default('3000'))
+    .option('--definitions <path>', 'definition file or folder (default: the examples)')
+    .option('--json', 'print the PQLs as JSON')
+    .action(
+      async (options: {
+        dataDir: string;
+        seed: string;
+        accounts: string;
+        definitions?: string;
+        json?: boolean;
+      }) => {
+        const seed = Number(options.seed);
+        const accounts = Number(options.accounts);
+        if (!Number.isInteger(seed))
+          throw new CliInputError(`--seed: expected an integer, got "${options.seed}"`);
+        if (!Number.isInteger(accounts) || accounts < 1)
+          throw new CliInputError(`--accounts: expected a positive integer, got "${options.accounts}"`);
+        const definitions = await loadDefinitionsOrFail(options.definitions ?? PACKAGED_DEFINITIONS);
+        await runDemo(io, {
+          dataDir: options.dataDir,
+          seed,
+          accounts,
+          definitions,
+          json: options.json === true,
+        });
+      },
+    );
+
+  return program;
+}
+
+/** Runs the CLI with `argv` (without node and script); returns the exit code. */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.exitCode === 0
+      )
+        return 0;
+      return 2;
+    }
+    if (error instanceof CliInputError || error instanceof ImportInputError) {
+      io.err(`pql: ${error.message}`);
+      return 2;
+    }
+    io.err(`pql: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,132 @@
+import { createEngine, type Engine } from '../core/engine/create-engine.js';
+import type { Transition } from '../core/engine/transition.js';
+import type { ProductEvent } from '../core/events/event.js';
+import { parseEvent, serializeEvent } from '../core/events/parse-event.js';
+import type { VersionedDefinition } from '../core/definitions/definition.js';
+import type { LoadedDefinition } from '../config/definition-files.js';
+import type { AccountTraitsUpdate, NewEvent, Store } from '../store/store.js';
+
+/** Options of a detector. */
+export interface DetectorOptions {
+  readonly allowedLatenessMs?: number;
+  /** Wall clock, injected so tests can fix it. */
+  readonly now?: () => number;
+  /** Called with the number of events replayed so far while rebuilding state on open. */
+  readonly onRebuildProgress?: (replayed: number, total: number) => void;
+}
+
+/** What one ingested batch did. */
+export interface IngestResult {
+  readonly inserted: number;
+  readonly duplicates: number;
+  readonly transitions: readonly Transition[];
+}
+
+/** Converts a parsed event to the row the store appends. */
+export function toNewEvent(event: ProductEvent, receivedAt: number): NewEvent {
+  return {
+    messageId: event.messageId,
+    type: event.type,
+    timestamp: event.timestamp,
+    receivedAt,
+    userId: event.userId,
+    anonymousId: event.anonymousId,
+    accountId: event.type === 'group' ? event.groupId : event.contextGroupId,
+    body: serializeEvent(event),
+  };
+}
+
+/**
+ * Wires the pure engine to a store: each batch is made durable first, then detected, and its transitions
+ * are committed with a checkpoint. On open, state is rebuilt by replaying the stored log in time order,
+ * seeded with the stored qualifications, so a restart never qualifies anything twice.
+ */
+export class Detector {
+  private constructor(
+    readonly store: Store,
+    readonly engine: Engine,
+    readonly definitions: readonly VersionedDefinition[],
+    private readonly now: () => number,
+  ) {}
+
+  /** Registers the definitions (a changed one gets a new version), rebuilds state and returns the detector. */
+  static async open(
+    store: Store,
+    loaded: readonly LoadedDefinition[],
+    options: DetectorOptions = {},
+  ): Promise<Detector> {
+    const now = options.now ?? Date.now;
+    const definitions: VersionedDefinition[] = [];
+    for (const item of loaded) {
+      const version = await store.registerDefinition(
+        item.definition.id,
+        item.definition.contentHash,
+        item.sourceText,
+        now(),
+      );
+      definitions.push({ definition: item.definition, version });
+    }
+    const engine = createEngine({
+      definitions,
+      qualifications: await store.loadQualifications(),
+      ...(options.allowedLatenessMs === undefined ? {} : { allowedLatenessMs: options.allowedLatenessMs }),
+    });
+    const detector = new Detector(store, engine, definitions, now);
+    await detector.rebuild(options.onRebuildProgress);
+    return detector;
+  }
+
+  private async rebuild(onProgress: ((replayed: number, total: number) => void) | undefined): Promise<void> {
+    const total = await this.store.countEvents();
+    if (total === 0) return;
+    let replayed = 0;
+    let maxSeq = 0;
+    let maxTime = Number.NEGATIVE_INFINITY;
+    const transitions: Transition[] = [];
+    for await (const batch of this.store.readEvents({ order: 'time' })) {
+      for (const row of batch) {
+        const parsed = parseEvent(JSON.parse(row.body));
+        if (!parsed.ok) continue;
+        for (const t of this.engine.ingest(parsed.value)) transitions.push(t);
+        if (row.seq > maxSeq) maxSeq = row.seq;
+        if (row.timestamp > maxTime) maxTime = row.timestamp;
+      }
+      replayed += batch.length;
+      onProgress?.(replayed, total);
+    }
+    for (const t of this.engine.tick(maxTime)) transitions.push(t);
+    // Only pairs that never qualified before (a new definition version, or work lost in a crash) emit here.
+    await this.store.commitTransitions({ transitions, detectedAt: this.now(), checkpointSeq: maxSeq });
+  }
+
+  /** Stores a batch durably, then runs the new events through the engine and commits the transitions. */
+  async ingest(events: readonly ProductEvent[], receivedAt = this.now()): Promise<IngestResult> {
+    const { inserted } = await this.store.appendEvents(events.map((e) => toNewEvent(e, receivedAt)));
+    const transitions: Transition[] = [];
+    const traits: AccountTraitsUpdate[] = [];
+    let count = 0;
+    events.forEach((event, i) => {
+      if (!inserted[i]) return;
+      count++;
+      for (const t of this.engine.ingest(event)) transitions.push(t);
+      if (event.type === 'group' && Object.keys(event.traits).length > 0) {
+        traits.push({
+          accountId: event.groupId,
+          source: 'product',
+          effectiveAt: event.timestamp,
+          traits: event.traits,
+        });
+      }
+    });
+    if (traits.length > 0) await this.store.updateAccountTraits(traits);
+    if (transitions.length > 0) await this.store.commitTransitions({ transitions, detectedAt: this.now() });
+    return { inserted: count, duplicates: events.length - count, transitions };
+  }
+
+  /** Advances event time to `now` (deadlines, expiry) and commits what it causes. */
+  async tick(now: number): Promise<readonly Transition[]> {
+    const transitions = this.engine.tick(now);
+    if (transitions.length > 0) await this.store.commitTransitions({ transitions, detectedAt: this.now() });
+    return transitions;
+  }
+}
