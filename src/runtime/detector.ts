@@ -22,8 +22,8 @@ export interface IngestResult {
   readonly transitions: readonly Transition[];
 }
 
-/** Converts a parsed event to the row the store appends. */
-export function toNewEvent(event: ProductEvent, receivedAt: number): NewEvent {
+/** Converts a parsed event to the row the store appends; `body` defaults to the canonical serialization. */
+export function toNewEvent(event: ProductEvent, receivedAt: number, body?: string): NewEvent {
   return {
     messageId: event.messageId,
     type: event.type,
@@ -32,7 +32,7 @@ export function toNewEvent(event: ProductEvent, receivedAt: number): NewEvent {
     userId: event.userId,
     anonymousId: event.anonymousId,
     accountId: event.type === 'group' ? event.groupId : event.contextGroupId,
-    body: serializeEvent(event),
+    body: body ?? serializeEvent(event),
   };
 }
 
@@ -99,9 +99,19 @@ export class Detector {
     await this.store.commitTransitions({ transitions, detectedAt: this.now(), checkpointSeq: maxSeq });
   }
 
-  /** Stores a batch durably, then runs the new events through the engine and commits the transitions. */
-  async ingest(events: readonly ProductEvent[], receivedAt = this.now()): Promise<IngestResult> {
-    const { inserted } = await this.store.appendEvents(events.map((e) => toNewEvent(e, receivedAt)));
+  /**
+   * Stores a batch durably, then runs the new events through the engine and commits the transitions.
+   * `bodies[i]`, when given, is the message exactly as received (an import line), stored instead of a
+   * re-serialization; it must parse back to `events[i]`.
+   */
+  async ingest(
+    events: readonly ProductEvent[],
+    receivedAt = this.now(),
+    bodies?: readonly string[],
+  ): Promise<IngestResult> {
+    const { inserted } = await this.store.appendEvents(
+      events.map((e, i) => toNewEvent(e, receivedAt, bodies?.[i])),
+    );
     const transitions: Transition[] = [];
     const traits: AccountTraitsUpdate[] = [];
     let count = 0;

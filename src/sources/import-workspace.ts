@@ -111,11 +111,12 @@ async function importEventsFile(
   const rejectsPath = join(options.rejectsDir, 'events.rejects.ndjson');
   let rejects: ReturnType<typeof createWriteStream> | undefined;
   let batch: ProductEvent[] = [];
+  let bodies: string[] = [];
   let maxTime = Number.NEGATIVE_INFINITY;
 
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    const result = await detector.ingest(batch);
+    const result = await detector.ingest(batch, undefined, bodies);
     file.accepted += result.inserted;
     file.duplicates += result.duplicates;
     for (const t of result.transitions) {
@@ -124,6 +125,7 @@ async function importEventsFile(
       else report.expired++;
     }
     batch = [];
+    bodies = [];
   };
 
   for await (const chunk of readLines(path)) {
@@ -136,6 +138,7 @@ async function importEventsFile(
       if (parsed.ok) {
         const event = parsed.value;
         batch.push(event);
+        bodies.push(line);
         if (event.timestamp > maxTime) maxTime = event.timestamp;
         if (report.firstEventAt === undefined || event.timestamp < report.firstEventAt)
           report.firstEventAt = event.timestamp;

@@ -5,6 +5,7 @@ import { CompiledDefinition, type EngineScratch } from './compiled-definition.js
 import { DeadlineQueue } from './deadline-queue.js';
 import { upperBound } from './entry-log.js';
 import { toTime } from './predicate.js';
+import { detachString } from '../detach-string.js';
 import { StreamRegistry, type Stream } from './stream-registry.js';
 import type { Explanation, QualificationRecord, Transition } from './transition.js';
 
@@ -15,6 +16,11 @@ export interface AccountEngineOptions {
   readonly allowedLatenessMs?: number;
   /** Which source wins for an unqualified trait name; default billing, then CRM, then product. */
   readonly traitPrecedence?: readonly TraitSource[];
+  /**
+   * Fold entries older than every reader's window (plus the allowed lateness) into running totals; default
+   * true. Off keeps every entry, so explanations at any past time stay exact (tests compare both).
+   */
+  readonly foldHistory?: boolean;
 }
 
 /** Counters of what the engine has seen. */
@@ -55,6 +61,8 @@ export class AccountEngine {
   private readonly registry = new StreamRegistry();
   private readonly definitionsByStream: number[][] = [];
   private readonly traitDefinitions: number[];
+  /** Trait names the definitions read; the engine keeps only these (the store keeps every trait). */
+  private readonly wantedTraits: ReadonlySet<string>;
   private readonly signupDefinitions: number[];
   private readonly deadlines = new DeadlineQueue();
   private readonly lateness: number;
@@ -69,7 +77,7 @@ export class AccountEngine {
     const activity = this.registry.register(
       [{ types: ['track', 'page', 'screen'], names: undefined, where: [] }],
       {
-        kind: 'none',
+        kind: 'daily',
       },
     );
     const scratch: EngineScratch = { stamps: new Int32Array(1024), stamp: 0 };
@@ -87,10 +95,12 @@ export class AccountEngine {
       signalId += compiled.signals.length;
       return compiled;
     });
+    this.registry.seal(options.foldHistory === false ? Number.POSITIVE_INFINITY : this.lateness);
     for (const compiled of this.definitions) {
       for (const stream of compiled.streams) (this.definitionsByStream[stream] ??= []).push(compiled.index);
     }
     this.traitDefinitions = this.definitions.filter((d) => d.usesTraits).map((d) => d.index);
+    this.wantedTraits = new Set(['created_at', ...this.definitions.flatMap((d) => d.traitNames())]);
     this.signupDefinitions = this.definitions.filter((d) => d.usesSignup).map((d) => d.index);
     this.touched = new Int32Array(this.definitions.length);
   }
@@ -108,8 +118,8 @@ export class AccountEngine {
   private accountFor(accountId: string): AccountState {
     let account = this.accounts.get(accountId);
     if (account === undefined) {
-      account = new AccountState(accountId, this.accountList.length);
-      this.accounts.set(accountId, account);
+      account = new AccountState(detachString(accountId), this.accountList.length);
+      this.accounts.set(account.accountId, account);
       this.accountList.push(account);
       this.stats.accounts++;
     }
@@ -133,16 +143,17 @@ export class AccountEngine {
     }
     if (isActivityType(event.type)) {
       const matches = this.registry.match(event);
+      const eventId = matches.count > 0 ? detachString(event.messageId) : event.messageId;
       for (let i = 0; i < matches.count; i++) {
         const stream = matches.streams[i] as Stream;
-        account.log(stream).insert(time, matches.values[i] as number, event.messageId);
+        account.log(stream).insert(time, matches.values[i] as number, eventId);
         const definitions = this.definitionsByStream[stream.index] ?? EMPTY;
         for (const d of definitions) this.touch(d, stamp);
       }
     }
     let traitsChanged = false;
     if (event.type === 'group' && event.traits !== undefined) {
-      traitsChanged = account.traits.apply('product', time, event.traits);
+      traitsChanged = account.traits.apply('product', time, event.traits, this.wantedTraits);
       signupChanged = this.updateCreatedAt(account, event.traits) || signupChanged;
     }
     if (traitsChanged) for (const d of this.traitDefinitions) this.touch(d, stamp);
@@ -158,7 +169,7 @@ export class AccountEngine {
     if (!late) this.advance(account, time, out);
     this.stats.traitChanges++;
     const stamp = this.beginTouch();
-    const changed = account.traits.apply(change.source, time, change.traits);
+    const changed = account.traits.apply(change.source, time, change.traits, this.wantedTraits);
     if (changed) for (const d of this.traitDefinitions) this.touch(d, stamp);
     if (this.updateCreatedAt(account, change.traits))
       for (const d of this.signupDefinitions) this.touch(d, stamp);

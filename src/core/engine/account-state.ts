@@ -35,8 +35,6 @@ export class AccountState {
   eventCount = 0;
   /** Bumped on every change; caches of derived values (anchors) are valid for one version. */
   version = 0;
-  readonly anchorCache = new Map<number, number>();
-  anchorCacheVersion = -1;
   /** The next deadline registered in the engine's timer queue. */
   scheduledDeadline = Number.POSITIVE_INFINITY;
 
@@ -55,7 +53,7 @@ export class AccountState {
   log(stream: Stream): EntryLog {
     let log = this.logs[stream.index];
     if (log === undefined) {
-      log = new EntryLog(stream.logMeasure);
+      log = new EntryLog(stream.logMeasure, stream.historyMs, stream.headKeep);
       this.logs[stream.index] = log;
     }
     return log;

@@ -62,6 +62,11 @@ export class CompiledDefinition {
   private readonly memoStamp: number[] = [];
   private readonly memoTruth: Truth[] = [];
   private memoCurrent = 0;
+  private anchorAccount: AccountState | undefined = undefined;
+  private anchorVersion = -1;
+  private anchorStamp = 0;
+  private readonly anchorStamps: number[] = [];
+  private readonly anchorValues: number[] = [];
   private readonly firstSignalId: number;
   private memoAccount: AccountState | undefined = undefined;
   private memoTime = Number.NaN;
@@ -106,6 +111,21 @@ export class CompiledDefinition {
       return signal;
     };
     for (const { name } of definition.signals) anchorSignal(name);
+    // A signal used as an anchor (`after:`) must be able to say when it first held.
+    for (const { spec } of definition.signals) {
+      const anchorName =
+        spec.kind === 'returned'
+          ? spec.after
+          : 'window' in spec && spec.window.kind === 'after'
+            ? spec.window.signal
+            : undefined;
+      const anchored = anchorName === undefined ? undefined : this.byName.get(anchorName);
+      if (anchored === undefined) continue;
+      for (const stream of anchored.streams) {
+        if (anchored.firstHeldEntry !== undefined) registry.requireHead(stream, anchored.firstHeldEntry);
+        else registry.requireHistory(stream, Number.POSITIVE_INFINITY);
+      }
+    }
     for (const { name } of definition.signals) this.signals.push(this.byName.get(name) as CompiledSignal);
     for (const signal of this.signals) for (const stream of signal.streams) this.streams.add(stream.index);
 
@@ -137,18 +157,34 @@ export class CompiledDefinition {
     this.timeSensitive = this.timeSignals.length > 0;
   }
 
-  /** The first-held time of a signal, cached per account version. */
+  /** Trait names the definition reads (without a `crm.`-style source prefix). */
+  traitNames(): string[] {
+    return this.traitLeaves.map((leaf) => {
+      const dot = leaf.trait.indexOf('.');
+      const prefix = dot > 0 ? leaf.trait.slice(0, dot) : '';
+      return prefix === 'crm' || prefix === 'billing' || prefix === 'product'
+        ? leaf.trait.slice(dot + 1)
+        : leaf.trait;
+    });
+  }
+
+  /** The first-held time of a signal, cached for one account version at a time (no per-account cache). */
   anchor(account: AccountState, name: string): number | undefined {
     const signal = this.byName.get(name);
     if (signal === undefined) return undefined;
-    if (account.anchorCacheVersion !== account.version) {
-      account.anchorCache.clear();
-      account.anchorCacheVersion = account.version;
+    if (this.anchorAccount !== account || this.anchorVersion !== account.version) {
+      this.anchorAccount = account;
+      this.anchorVersion = account.version;
+      this.anchorStamp++;
     }
-    const cached = account.anchorCache.get(signal.id);
-    if (cached !== undefined) return Number.isNaN(cached) ? undefined : cached;
+    const slot = signal.id - this.firstSignalId;
+    if (this.anchorStamps[slot] === this.anchorStamp) {
+      const cached = this.anchorValues[slot] as number;
+      return Number.isNaN(cached) ? undefined : cached;
+    }
     const value = signal.firstHeld(account);
-    account.anchorCache.set(signal.id, value === undefined ? Number.NaN : value);
+    this.anchorStamps[slot] = this.anchorStamp;
+    this.anchorValues[slot] = value === undefined ? Number.NaN : value;
     return value;
   }
 
@@ -258,6 +294,21 @@ export class CompiledDefinition {
     return next;
   }
 
+  /** Whether a signal's first-held time survives history folding (its evidence and its anchor are kept). */
+  private exactFirstHeld(signal: CompiledSignal): boolean {
+    if (signal.firstHeldEntry !== undefined) return true;
+    if (!signal.evidence.keepsAll) return false;
+    const spec = signal.spec;
+    const anchorName =
+      spec.kind === 'returned'
+        ? spec.after
+        : 'window' in spec && spec.window.kind === 'after'
+          ? spec.window.signal
+          : undefined;
+    const anchored = anchorName === undefined ? undefined : this.byName.get(anchorName);
+    return anchored === undefined || this.exactFirstHeld(anchored);
+  }
+
   /** Every clause with its value against its threshold at time t, and what is missing. */
   explain(account: AccountState, t: number): Explanation {
     const clauses: ClauseExplanation[] = [];
@@ -291,7 +342,8 @@ export class CompiledDefinition {
       signal.evaluate(account, t, out);
       const log = account.logs[signal.evidence.index];
       const eventIds = log === undefined || out.count === 0 ? [] : log.idsBetween(out.from, out.to);
-      const first = this.anchor(account, signal.name);
+      // First-held times are exact only where the history behind them is kept (see folding in EntryLog).
+      const first = this.exactFirstHeld(signal) ? this.anchor(account, signal.name) : undefined;
       let progress: number | undefined;
       if (out.truth === true) progress = 1;
       else if (

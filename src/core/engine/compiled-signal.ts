@@ -35,6 +35,8 @@ export interface CompiledSignal {
   readonly usesSignup: boolean;
   /** Rough relative cost, to evaluate cheap clauses first. */
   readonly cost: number;
+  /** k when "first held" is simply the k-th entry's time (a count >= k over all time); else undefined. */
+  readonly firstHeldEntry: number | undefined;
   evaluate(account: AccountState, t: number, out: SignalOutcome): void;
   /** The earliest time the signal held, given the inputs so far; undefined if never. */
   firstHeld(account: AccountState): number | undefined;
@@ -163,14 +165,9 @@ export function compileSignal(
   };
 
   const distinctIn = (log: EntryLog, lo: number, hi: number): number => {
-    const lastTimes = log.lastTimeByKey;
-    if (hi === log.size && lastTimes !== undefined && (lo === 0 || lastTimes.size < hi - lo)) {
+    if (hi === log.size && hi > lo && log.keyCount < hi - lo) {
       // The window reaches the newest entry: a key is inside iff its latest entry is at or after entry lo.
-      if (lo === 0) return lastTimes.size;
-      const from = log.times[lo] as number;
-      let distinct = 0;
-      for (const last of lastTimes.values()) if (last >= from) distinct++;
-      return distinct;
+      return lo === 0 && !log.folded ? log.keyCount : log.keysSeenSince(log.times[lo] as number);
     }
     const values = log.values as number[];
     if (scratch.stamps.length < registry.keyCount) {
@@ -253,8 +250,18 @@ export function compileSignal(
             : spec.kind === 'distinct'
               ? ({ kind: 'distinct', property: spec.property } as const)
               : ({ kind: 'user' } as const);
-      const stream = registry.register([spec.selector], measure);
       const window = spec.window;
+      const stream = registry.register([spec.selector], measure);
+      // Counts and sums over all time need only a running total of old entries; distinct counts and
+      // anchored windows need every entry; rolling windows need their width.
+      registry.requireHistory(
+        stream,
+        window.kind === 'rolling'
+          ? window.ms
+          : window.kind === 'all' && (spec.kind === 'count' || spec.kind === 'sum')
+            ? 0
+            : Number.POSITIVE_INFINITY,
+      );
       const compare = spec.compare;
       const anchorStreams = window.kind === 'after' ? anchorSignal(window.signal).streams : [];
       const what =
@@ -267,6 +274,9 @@ export function compileSignal(
               : 'distinct users';
       const simpleFirst =
         spec.kind === 'count' && window.kind === 'all' && (compare.op === 'gte' || compare.op === 'gt');
+      const firstEntry =
+        compare.op === 'gte' ? Math.max(1, Math.ceil(compare.value)) : Math.floor(compare.value) + 1;
+      if (simpleFirst) registry.requireHead(stream, firstEntry);
       const signal: CompiledSignal = {
         id,
         name,
@@ -276,26 +286,37 @@ export function compileSignal(
         threshold: `${what} ${OP_TEXT[compare.op]} ${compare.value}${windowText(window)}`,
         usesSignup: window.kind === 'signup',
         cost: spec.kind === 'count' || spec.kind === 'sum' ? 1 : 3,
+        firstHeldEntry: simpleFirst ? firstEntry : undefined,
         evaluate(account, t, out) {
           const log = account.logs[stream.index];
           const r = windowRange(account, log, t, window);
           let value = 0;
+          let count = r.hi - r.lo;
           if (log !== undefined && r.hi > r.lo) {
             if (spec.kind === 'count') value = r.hi - r.lo;
             else if (spec.kind === 'sum') value = log.sumRange(r.lo, r.hi);
             else value = distinctIn(log, r.lo, r.hi);
           }
+          if (log !== undefined && window.kind === 'all' && log.folded) {
+            count += log.droppedCount;
+            value += spec.kind === 'count' ? log.droppedCount : log.droppedSum;
+          }
           out.value = value;
-          out.count = r.hi - r.lo;
-          out.from = log !== undefined && r.hi > r.lo ? (log.times[r.lo] as number) : 0;
+          out.count = count;
+          // Over all time, every kept id up to t is behind the value (the first entries may be folded away).
+          out.from =
+            log !== undefined && r.hi > r.lo
+              ? window.kind === 'all'
+                ? -Infinity
+                : (log.times[r.lo] as number)
+              : 0;
           out.to = log !== undefined && r.hi > r.lo ? (log.times[r.hi - 1] as number) : 0;
           out.truth = r.waiting ? 'pending' : settle(compare, value, r.open);
         },
         firstHeld(account) {
           const log = account.logs[stream.index];
           if (simpleFirst) {
-            const k =
-              compare.op === 'gte' ? Math.max(1, Math.ceil(compare.value)) : Math.floor(compare.value) + 1;
+            const k = firstEntry;
             return log !== undefined && log.size >= k ? (log.times[k - 1] as number) : undefined;
           }
           return scanFirstHeld(signal, account, log);
@@ -308,6 +329,7 @@ export function compileSignal(
     }
     case 'returned': {
       const after = anchorSignal(spec.after);
+      registry.requireHistory(activity, Number.POSITIVE_INFINITY);
       const within = spec.withinMs;
       const signal: CompiledSignal = {
         id,
@@ -318,6 +340,7 @@ export function compileSignal(
         threshold: `active on a later day within ${formatMs(within)} after ${spec.after}`,
         usesSignup: after.usesSignup,
         cost: 2,
+        firstHeldEntry: undefined,
         evaluate(account, t, out) {
           out.value = 0;
           out.count = 0;
@@ -359,6 +382,7 @@ export function compileSignal(
     }
     case 'funnel': {
       const stream = registry.register(spec.steps, { kind: 'funnel', steps: spec.steps });
+      registry.requireHistory(stream, Number.POSITIVE_INFINITY);
       const steps = spec.steps.length;
       const reachedNeeded = spec.reached;
       const window = spec.window;
@@ -429,6 +453,7 @@ export function compileSignal(
         threshold: `funnel steps reached >= ${reachedNeeded} of ${steps}${windowLabel}`,
         usesSignup: window.kind === 'signup',
         cost: 4,
+        firstHeldEntry: undefined,
         evaluate(account, t, out) {
           const open = measure(account, t);
           out.value = progress.reached;

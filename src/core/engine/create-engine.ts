@@ -22,6 +22,8 @@ export interface EngineOptions {
   readonly qualifications?: readonly QualificationRecord[];
   /** Most events buffered per user who has not joined an account yet; default 1,000. */
   readonly maxPendingPerUser?: number;
+  /** Fold history older than every window into running totals (default true); see AccountEngineOptions. */
+  readonly foldHistory?: boolean;
 }
 
 /** Counters of the whole pipeline. */
@@ -78,6 +80,7 @@ export function createEngine(options: EngineOptions): Engine {
     definitions,
     ...(options.allowedLatenessMs === undefined ? {} : { allowedLatenessMs: options.allowedLatenessMs }),
     ...(options.traitPrecedence === undefined ? {} : { traitPrecedence: options.traitPrecedence }),
+    ...(options.foldHistory === undefined ? {} : { foldHistory: options.foldHistory }),
   });
   const dedupe = new DedupeWindow({ windowMs: options.dedupeWindowMs ?? 86_400_000 });
   const identity = new IdentityResolver({ maxPendingPerUser: options.maxPendingPerUser ?? 1000 });

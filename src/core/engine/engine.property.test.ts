@@ -270,3 +270,48 @@ describe('engine invariants (property tests)', () => {
     );
   });
 });
+
+describe('history folding', () => {
+  const long = fc.array(
+    fc.record({
+      account: fc.integer({ min: 0, max: 1 }),
+      user: fc.integer({ min: 0, max: 4 }),
+      kind: fc.constantFrom<RawEvent['kind']>('track', 'track', 'track', 'page', 'group'),
+      name: fc.integer({ min: 0, max: 2 }),
+      minute: fc.integer({ min: 0, max: 20 * 24 * 60 }),
+      count: fc.integer({ min: 0, max: 100 }),
+    }),
+    { minLength: 150, maxLength: 600 },
+  );
+  const folding: Definition[] = [
+    ...allDefinitions,
+    definition({
+      id: 'all-time-and-rolling',
+      signals: {
+        total: { event: ['A', 'B'], sum: 'properties.count', gte: 2000 },
+        recent: { event: ['A', 'B'], count: { gte: 12 }, window: '1d' },
+        calls: { event: 'A', count: { gte: 40 } },
+      },
+      qualify: { all: ['total', 'recent', 'calls'] },
+      expire: '2d',
+    }),
+  ];
+
+  it('folding old entries into running totals changes no transition and no current explanation', () => {
+    fc.assert(
+      fc.property(long, (raw) => {
+        const events = timeOrder(toEvents(raw));
+        const run = (foldHistory: boolean): { transitions: Transition[]; explained: unknown[] } => {
+          const engine = createEngine({ definitions: folding, dedupeWindowMs: Infinity, foldHistory });
+          const transitions: Transition[] = [];
+          for (const e of events) transitions.push(...engine.ingest(e));
+          transitions.push(...engine.tick(T0 + 30 * DAY));
+          const explained = ACCOUNTS.flatMap((a) => folding.map((d) => engine.explain(a, d.id)));
+          return { transitions, explained };
+        };
+        expect(run(true)).toEqual(run(false));
+      }),
+      { numRuns: 60 },
+    );
+  });
+});

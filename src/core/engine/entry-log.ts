@@ -1,28 +1,49 @@
-/** How many event ids an entry log keeps at each end for explanations. */
+/** How many of the latest event ids an entry log keeps for explanations. */
 export const KEPT_IDS = 10;
+
+const DAY_MS = 86_400_000;
+/** Key logs track each key's latest time up to this many keys. */
+const MAX_TRACKED_KEYS = 128;
+
+/** What an entry log records per entry besides its time. */
+export type LogMeasure = 'none' | 'sum' | 'key' | 'mask' | 'daily';
 
 /**
  * The events of one account that one stream matched, as parallel arrays sorted by time. `values` holds a
  * number per entry when the stream measures one (a summed property, an interned distinct key, a funnel
- * step mask). Event ids are kept only for the first and the latest KEPT_IDS entries, which bounds memory
- * while still naming events behind an explanation.
+ * step mask). A 'daily' log keeps only the earliest event of each UTC day (enough for "active on a later
+ * day within N"). Only the latest KEPT_IDS event ids are kept, which bounds memory while still naming events
+ * behind an explanation.
  */
 export class EntryLog {
   readonly times: number[] = [];
+  /** Per-entry values for key and mask logs (sums are read from `prefix`). */
   readonly values: number[] | undefined;
   /** Prefix sums of `values` (sum streams only): prefix[i] = values[0] + ... + values[i-1]. */
   readonly prefix: number[] | undefined;
   /** Key logs only: the latest entry time of each key, for O(keys) distinct counts of windows ending now. */
-  readonly lastTimeByKey: Map<number, number> | undefined;
-  readonly firstIds: string[] = [];
-  readonly firstIdTimes: number[] = [];
-  recentIds: string[] = [];
-  recentIdTimes: number[] = [];
+  private tracksKeys: boolean;
+  /** Entries folded away (older than the history readers need), and the sum of their values. */
+  droppedCount = 0;
+  droppedSum = 0;
+  /** The latest KEPT_IDS event ids and their times, sorted by time (times unboxed in a number array). */
+  private recentIds: string[] | undefined = undefined;
+  private recentCount = 0;
+  private recentTimes: number[] | undefined = undefined;
+  /** Key logs: the keys seen and the latest entry time of each (parallel arrays; keys are few per account). */
+  private keys: number[] | undefined = undefined;
+  private keyLastTimes: number[] | undefined = undefined;
+  private readonly daily: boolean;
 
-  constructor(measure: 'none' | 'sum' | 'key') {
-    this.values = measure === 'none' ? undefined : [];
+  constructor(
+    measure: LogMeasure,
+    private readonly historyMs = Number.POSITIVE_INFINITY,
+    private readonly headKeep = 0,
+  ) {
+    this.values = measure === 'key' || measure === 'mask' ? [] : undefined;
     this.prefix = measure === 'sum' ? [0] : undefined;
-    this.lastTimeByKey = measure === 'key' ? new Map() : undefined;
+    this.tracksKeys = measure === 'key';
+    this.daily = measure === 'daily';
   }
 
   get size(): number {
@@ -31,69 +52,91 @@ export class EntryLog {
 
   /** Inserts an entry in time order (ties keep arrival order); appends in O(1) when in order. */
   insert(time: number, value: number, eventId: string): void {
-    const lastTimes = this.lastTimeByKey;
-    if (lastTimes !== undefined) {
-      const previous = lastTimes.get(value);
-      if (previous === undefined || previous < time) lastTimes.set(value, time);
-    }
     const times = this.times;
     const n = times.length;
+    if (this.daily) {
+      const at = upperBound(times, time);
+      const day = Math.floor(time / DAY_MS);
+      const before = times[at - 1];
+      if (before !== undefined && Math.floor(before / DAY_MS) === day) return;
+      const after = times[at];
+      if (after !== undefined && Math.floor(after / DAY_MS) === day) times[at] = time;
+      else if (at === n) times.push(time);
+      else times.splice(at, 0, time);
+      this.keepId(time, eventId);
+      return;
+    }
+    if (this.tracksKeys) this.noteKey(value, time);
+    const values = this.values;
+    const prefix = this.prefix;
     if (n === 0 || (times[n - 1] as number) <= time) {
       times.push(time);
-      if (this.values !== undefined) this.values.push(value);
-      if (this.prefix !== undefined) this.prefix.push((this.prefix[n] as number) + value);
+      if (values !== undefined) values.push(value);
+      if (prefix !== undefined) prefix.push((prefix[n] as number) + value);
+      if (n >= 64 && this.historyMs !== Number.POSITIVE_INFINITY) this.fold(time - this.historyMs);
     } else {
       const at = upperBound(times, time);
       times.splice(at, 0, time);
-      if (this.values !== undefined) this.values.splice(at, 0, value);
-      if (this.prefix !== undefined) {
-        this.prefix.splice(at + 1, 0, 0);
-        for (let i = at; i <= n; i++)
-          this.prefix[i + 1] = (this.prefix[i] as number) + (this.values?.[i] as number);
+      if (values !== undefined) values.splice(at, 0, value);
+      if (prefix !== undefined) {
+        // prefix[i + 1] - prefix[i] is entry i's value: shift the later sums by the new value.
+        prefix.splice(at + 1, 0, (prefix[at] as number) + value);
+        for (let i = at + 2; i <= n + 1; i++) prefix[i] = (prefix[i] as number) + value;
       }
     }
     this.keepId(time, eventId);
   }
 
-  private keepId(time: number, eventId: string): void {
-    if (this.firstIds.length < KEPT_IDS) {
-      const at = upperBound(this.firstIdTimes, time);
-      this.firstIds.splice(at, 0, eventId);
-      this.firstIdTimes.splice(at, 0, time);
-      return;
+  /**
+   * Folds entries at or before `horizon` (after the kept head) into droppedCount/droppedSum, when at least
+   * half of the foldable entries are that old, so the work stays amortized O(1) per insert.
+   */
+  private fold(horizon: number): void {
+    const head = this.headKeep;
+    const cut = upperBound(this.times, horizon);
+    const foldable = cut - head;
+    if (foldable < 32 || foldable * 2 < this.times.length - head) return;
+    this.droppedCount += foldable;
+    this.times.splice(head, foldable);
+    if (this.values !== undefined) this.values.splice(head, foldable);
+    const prefix = this.prefix;
+    if (prefix !== undefined) {
+      const folded = (prefix[cut] as number) - (prefix[head] as number);
+      this.droppedSum += folded;
+      prefix.splice(head + 1, foldable);
+      for (let i = head + 1; i < prefix.length; i++) prefix[i] = (prefix[i] as number) - folded;
     }
-    const lastFirst = this.firstIdTimes[KEPT_IDS - 1] as number;
-    if (time < lastFirst) {
-      // An early late event displaces the latest of the first ids, which moves to the recent ones.
-      const displacedId = this.firstIds.pop() as string;
-      const displacedTime = this.firstIdTimes.pop() as number;
-      const at = upperBound(this.firstIdTimes, time);
-      this.firstIds.splice(at, 0, eventId);
-      this.firstIdTimes.splice(at, 0, time);
-      this.keepRecent(displacedTime, displacedId);
-      return;
-    }
-    this.keepRecent(time, eventId);
   }
 
-  private keepRecent(time: number, eventId: string): void {
-    const n = this.recentIdTimes.length;
-    if (n === 0 || (this.recentIdTimes[n - 1] as number) <= time) {
-      this.recentIds.push(eventId);
-      this.recentIdTimes.push(time);
-      if (n + 1 > KEPT_IDS) {
-        this.recentIds.shift();
-        this.recentIdTimes.shift();
+  private keepId(time: number, eventId: string): void {
+    let ids = this.recentIds;
+    let times = this.recentTimes;
+    if (ids === undefined || times === undefined) {
+      // Fixed capacity, filled in place: no growth slack and no allocation per insert.
+      ids = this.recentIds = new Array<string>(KEPT_IDS).fill('');
+      times = this.recentTimes = new Array<number>(KEPT_IDS).fill(0);
+    }
+    const n = this.recentCount;
+    let at = n;
+    while (at > 0 && (times[at - 1] as number) > time) at--;
+    if (n === KEPT_IDS) {
+      if (at === 0) return; // older than every kept id
+      // Drop the oldest: shift [1, at) one place left and write at at - 1.
+      for (let i = 1; i < at; i++) {
+        ids[i - 1] = ids[i] as string;
+        times[i - 1] = times[i] as number;
       }
+      ids[at - 1] = eventId;
+      times[at - 1] = time;
       return;
     }
-    const at = upperBound(this.recentIdTimes, time);
-    this.recentIds.splice(at, 0, eventId);
-    this.recentIdTimes.splice(at, 0, time);
-    if (this.recentIds.length > KEPT_IDS) {
-      this.recentIds.shift();
-      this.recentIdTimes.shift();
+    for (let i = n; i > at; i--) {
+      ids[i] = ids[i - 1] as string;
+      times[i] = times[i - 1] as number;
     }
+    ids[at] = eventId;
+    times[at] = time;
+    this.recentCount = n + 1;
   }
 
   /** Index of the first entry with time > t (so entries [0, result) are at or before t). */
@@ -106,6 +149,11 @@ export class EntryLog {
     return lowerBound(this.times, t);
   }
 
+  /** Whether entries have been folded away (only windows within the kept history are exact then). */
+  get folded(): boolean {
+    return this.droppedCount > 0;
+  }
+
   /** Sum of values over entry indexes [from, to). */
   sumRange(from: number, to: number): number {
     const prefix = this.prefix;
@@ -113,18 +161,52 @@ export class EntryLog {
     return (prefix[to] as number) - (prefix[from] as number);
   }
 
-  /** Up to KEPT_IDS kept ids of entries with time in [from, to] (inclusive), in time order. */
+  /** The kept ids of entries with time in [from, to] (inclusive), in time order. */
   idsBetween(from: number, to: number): string[] {
-    const ids: string[] = [];
-    const collect = (list: string[], times: number[]): void => {
-      for (let i = 0; i < list.length && ids.length < KEPT_IDS; i++) {
-        const t = times[i] as number;
-        if (t >= from && t <= to) ids.push(list[i] as string);
+    const result: string[] = [];
+    const ids = this.recentIds;
+    const times = this.recentTimes;
+    if (ids === undefined || times === undefined) return result;
+    for (let i = 0; i < this.recentCount; i++) {
+      const t = times[i] as number;
+      if (t >= from && t <= to) result.push(ids[i] as string);
+    }
+    return result;
+  }
+
+  /** Number of distinct keys whose latest entry is at or after `from` (key logs). */
+  keysSeenSince(from: number): number {
+    const lastTimes = this.keyLastTimes;
+    if (lastTimes === undefined) return 0;
+    let count = 0;
+    for (let i = 0; i < lastTimes.length; i++) if ((lastTimes[i] as number) >= from) count++;
+    return count;
+  }
+
+  /** Number of distinct keys ever seen (key logs); MAX_SAFE_INTEGER once too many to track. */
+  get keyCount(): number {
+    if (!this.tracksKeys) return Number.MAX_SAFE_INTEGER;
+    return this.keys === undefined ? 0 : this.keys.length;
+  }
+
+  private noteKey(key: number, time: number): void {
+    let keys = this.keys;
+    let lastTimes = this.keyLastTimes;
+    if (keys === undefined || lastTimes === undefined) {
+      keys = this.keys = [];
+      lastTimes = this.keyLastTimes = [];
+    }
+    const at = keys.indexOf(key);
+    if (at === -1) {
+      if (keys.length === MAX_TRACKED_KEYS) {
+        // Many distinct values (not users): counting by scanning the window is cheaper than tracking.
+        this.tracksKeys = false;
+        this.keys = this.keyLastTimes = undefined;
+        return;
       }
-    };
-    collect(this.firstIds, this.firstIdTimes);
-    collect(this.recentIds, this.recentIdTimes);
-    return ids;
+      keys.push(key);
+      lastTimes.push(time);
+    } else if ((lastTimes[at] as number) < time) lastTimes[at] = time;
   }
 }
 

@@ -1,10 +1,14 @@
 import type { AccountEvent } from '../events/event.js';
 import type { EventSelector } from '../definitions/definition.js';
+import { detachString } from '../detach-string.js';
+import type { LogMeasure } from './entry-log.js';
 import { compilePredicate, readPath, toNumber, type ValuePredicate } from './predicate.js';
 
 /** What a stream records per matched event besides its time. */
 export type StreamMeasure =
   | { readonly kind: 'none' }
+  /** Only the earliest event of each UTC day (activity for `returned_within`). */
+  | { readonly kind: 'daily' }
   | { readonly kind: 'sum'; readonly property: readonly string[] }
   | { readonly kind: 'distinct'; readonly property: readonly string[] }
   | { readonly kind: 'user' }
@@ -22,7 +26,17 @@ export interface Stream {
   readonly key: string;
   readonly measureKind: StreamMeasure['kind'];
   /** Whether the entry log keeps values: sums keep numbers, distinct/user/funnel keep integer keys. */
-  readonly logMeasure: 'none' | 'sum' | 'key';
+  readonly logMeasure: LogMeasure;
+  /**
+   * How much history (ms before the account's latest input) its readers need entry by entry; older entries
+   * are folded into a count and a sum. Infinity keeps everything (anchored windows, distinct over all time,
+   * funnels, anchors). Set while definitions compile, plus the allowed lateness when the registry is sealed.
+   */
+  historyMs: number;
+  /** Entries at the start of the log that are never folded (the k-th entry time answers "first held"). */
+  headKeep: number;
+  /** True when a reader needs every entry (so past values, like first-held times, stay exact). */
+  keepsAll: boolean;
 }
 
 interface StreamMatcher {
@@ -83,8 +97,21 @@ export class StreamRegistry {
     const key = JSON.stringify([selectors, measure]);
     const existing = this.byKey.get(key);
     if (existing !== undefined) return existing.stream;
-    const logMeasure = measure.kind === 'none' ? 'none' : measure.kind === 'sum' ? 'sum' : 'key';
-    const stream: Stream = { index: this.matchers.length, key, measureKind: measure.kind, logMeasure };
+    const logMeasure: LogMeasure =
+      measure.kind === 'none' || measure.kind === 'daily' || measure.kind === 'sum'
+        ? measure.kind
+        : measure.kind === 'funnel'
+          ? 'mask'
+          : 'key';
+    const stream: Stream = {
+      index: this.matchers.length,
+      key,
+      measureKind: measure.kind,
+      logMeasure,
+      historyMs: 0,
+      headKeep: 0,
+      keepsAll: false,
+    };
     const matcher: StreamMatcher = { stream, selectors: selectors.map(compileSelector), measure };
     this.matchers.push(matcher);
     this.byKey.set(key, matcher);
@@ -117,12 +144,28 @@ export class StreamRegistry {
     return stream;
   }
 
+  /** Records that a reader of `stream` needs `ms` of entry-by-entry history (Infinity: all of it). */
+  requireHistory(stream: Stream, ms: number): void {
+    if (ms > stream.historyMs) stream.historyMs = ms;
+    if (ms === Number.POSITIVE_INFINITY) stream.keepsAll = true;
+  }
+
+  /** Records that a reader needs the first `count` entries of the log kept. */
+  requireHead(stream: Stream, count: number): void {
+    if (count > stream.headKeep) stream.headKeep = count;
+  }
+
+  /** Adds the allowed lateness to every stream's history, once all definitions have compiled. */
+  seal(latenessMs: number): void {
+    for (const matcher of this.matchers) matcher.stream.historyMs += latenessMs;
+  }
+
   /** Interns a distinct key (a user id or a property value) to a small integer. */
   internKey(key: string): number {
     let id = this.keyIds.get(key);
     if (id === undefined) {
       id = this.keyIds.size;
-      this.keyIds.set(key, id);
+      this.keyIds.set(detachString(key), id);
     }
     return id;
   }
@@ -180,6 +223,7 @@ export class StreamRegistry {
   private measureValue(measure: StreamMeasure, event: AccountEvent): number {
     switch (measure.kind) {
       case 'none':
+      case 'daily':
         return 0;
       case 'sum': {
         const n = toNumber(readPath(event.properties, measure.property));
@@ -194,7 +238,7 @@ export class StreamRegistry {
         let id = this.userKeyIds.get(event.userId);
         if (id === undefined) {
           id = this.internKey(`u:${event.userId}`);
-          this.userKeyIds.set(event.userId, id);
+          this.userKeyIds.set(detachString(event.userId), id);
         }
         return id;
       }

@@ -1,3 +1,4 @@
+import { detachString } from '../detach-string.js';
 import type { TraitSource } from '../events/event.js';
 
 interface TraitEntry {
@@ -17,11 +18,21 @@ const SOURCES: readonly string[] = ['product', 'crm', 'billing'];
 export class TraitHistory {
   private readonly entries = new Map<string, TraitEntry[]>();
 
-  /** Records `traits` from `source` effective at `at`; returns true when something changed. */
-  apply(source: TraitSource, at: number, traits: Readonly<Record<string, unknown>>): boolean {
+  /**
+   * Records `traits` from `source` effective at `at`; returns true when something changed. With `wanted`,
+   * only those trait names are kept (the engine keeps what definitions read; the store keeps everything).
+   */
+  apply(
+    source: TraitSource,
+    at: number,
+    traits: Readonly<Record<string, unknown>>,
+    wanted?: ReadonlySet<string>,
+  ): boolean {
     let changed = false;
     for (const name in traits) {
-      const value = traits[name];
+      if (wanted !== undefined && !wanted.has(name)) continue;
+      const raw = traits[name];
+      const value = typeof raw === 'string' ? detachString(raw) : raw;
       let list = this.entries.get(name);
       if (list === undefined) {
         list = [];
@@ -33,6 +44,10 @@ export class TraitHistory {
       if (before !== undefined && before.at === at && before.source === source && before.value === value)
         continue;
       list.splice(i, 0, { at, value, source });
+      if (list.length === 1) {
+        this.entries.delete(name);
+        this.entries.set(detachString(name), list);
+      }
       changed = true;
     }
     return changed;

@@ -262,14 +262,14 @@ describe('IdentityResolver', () => {
     expect(
       resolveAll(resolver, [
         track('t1', 1, { anonymousId: 'a1' }),
-        identify('i1', 2, { anonymousId: 'a1' }, { utm: 'ad' }),
+        identify('i1', 2, { anonymousId: 'a1' }, { email: 'ann@acme.io' }),
         group('g1', 3, { userId: 'u1' }, 'acc-a'),
       ]),
     ).toEqual(['g1→acc-a (u1)']);
     expect(resolveAll(resolver, [alias('al', 4, 'u1', 'a1')])).toEqual(['t1→acc-a (u1)', 'i1→acc-a (u1)']);
     expect(resolveAll(resolver, [track('t2', 5, { anonymousId: 'a1' })])).toEqual(['t2→acc-a (u1)']);
-    expect(resolver.userTraits('u1')).toEqual({ utm: 'ad' });
-    expect(resolver.userTraits('a1')).toEqual({ utm: 'ad' });
+    expect(resolver.userTraits('u1')).toEqual({ email: 'ann@acme.io' });
+    expect(resolver.userTraits('a1')).toEqual({ email: 'ann@acme.io' });
     expect(resolver.canonicalUserId('a1')).toBe('u1');
     expect(resolver.stats()).toEqual({
       resolved: 4,
@@ -362,5 +362,21 @@ describe('IdentityResolver', () => {
   it('yields nothing for an alias that releases no events', () => {
     const resolver = new IdentityResolver();
     expect(resolver.resolve(alias('al', 0, 'u1', 'a1'))).toEqual([]);
+  });
+});
+
+describe('IdentityResolver user traits', () => {
+  it('keeps only the traits alerts need (email, names, title, role), not every identify field', () => {
+    const resolver = new IdentityResolver();
+    resolver.resolve({
+      type: 'identify',
+      messageId: 'i-kept',
+      userId: 'u9',
+      anonymousId: undefined,
+      timestamp: 1,
+      contextGroupId: 'acc',
+      traits: { email: 'kim@acme.io', name: 'Kim', utm_source: 'ad', plan: 'free' },
+    });
+    expect(resolver.userTraits('u9')).toEqual({ email: 'kim@acme.io', name: 'Kim' });
   });
 });

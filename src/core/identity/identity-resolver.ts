@@ -1,3 +1,4 @@
+import { detachString } from '../detach-string.js';
 import type {
   AccountEvent,
   GroupEvent,
@@ -53,8 +54,8 @@ interface UserRecord {
   memberships: MutableMembership[];
   /** Events before the user joined any account, sorted by timestamp (stable). */
   pending: AttributableEvent[];
-  traitValues: Map<string, unknown> | undefined;
-  traitTimes: Map<string, number> | undefined;
+  /** Kept identify traits as [field, value, time, field, value, time, ...] (a few per user; no Map). */
+  traits: unknown[] | undefined;
   /** Ids linked to this user (anonymous ids, aliased previous user ids). */
   linkedIds: string[];
 }
@@ -143,8 +144,11 @@ export class IdentityResolver {
 
   /** The user's traits from identify calls (a later call wins per field), or undefined if none were seen. */
   userTraits(userId: string): Properties | undefined {
-    const values = this.users.get(this.canonicalOf.get(userId) ?? userId)?.traitValues;
-    return values === undefined ? undefined : Object.fromEntries(values);
+    const traits = this.users.get(this.canonicalOf.get(userId) ?? userId)?.traits;
+    if (traits === undefined) return undefined;
+    const result: Record<string, unknown> = {};
+    for (let i = 0; i < traits.length; i += 3) result[traits[i] as string] = traits[i + 1];
+    return result;
   }
 
   /** The user's memberships in time order (only account switches are kept), after resolving links. */
@@ -181,8 +185,8 @@ export class IdentityResolver {
     const intoId = this.canonicalOf.get(toId) ?? toId;
     if (fromId === intoId) return undefined;
     const into = this.userRecord(intoId);
-    this.canonicalOf.set(fromId, intoId);
-    into.linkedIds.push(fromId);
+    this.canonicalOf.set(detachString(fromId), intoId);
+    into.linkedIds.push(detachString(fromId));
     const from = this.users.get(fromId);
     if (from === undefined) return undefined;
 
@@ -192,10 +196,10 @@ export class IdentityResolver {
       into.linkedIds.push(id);
     }
     for (const m of from.memberships) addMembership(into.memberships, m.accountId, m.since);
-    if (from.traitValues !== undefined && from.traitTimes !== undefined) {
-      for (const [field, value] of from.traitValues) {
-        setTrait(into, field, value, from.traitTimes.get(field) ?? Number.NEGATIVE_INFINITY);
-      }
+    if (from.traits !== undefined) {
+      const traits = from.traits;
+      for (let i = 0; i < traits.length; i += 3)
+        setTrait(into, traits[i] as string, traits[i + 1], traits[i + 2] as number);
     }
     if (from.pending.length > 0) {
       this.pendingUsers--;
@@ -237,15 +241,16 @@ export class IdentityResolver {
     }
   }
 
-  private userRecord(id: string): UserRecord {
-    let user = this.users.get(id);
+  private userRecord(userId: string): UserRecord {
+    let user = this.users.get(userId);
     if (user === undefined) {
+      // Kept for the user's lifetime: copy, so a slice of a parsed line does not pin the line.
+      const id = detachString(userId);
       user = {
         id,
         memberships: [],
         pending: [],
-        traitValues: undefined,
-        traitTimes: undefined,
+        traits: undefined,
         linkedIds: [],
       };
       this.users.set(id, user);
@@ -322,7 +327,7 @@ function addMembership(memberships: MutableMembership[], accountId: string, sinc
     after.since = since;
     return;
   }
-  memberships.splice(i, 0, { accountId, since });
+  memberships.splice(i, 0, { accountId: detachString(accountId), since });
 }
 
 function setTraits(user: UserRecord, traits: Properties, time: number): void {
@@ -331,13 +336,30 @@ function setTraits(user: UserRecord, traits: Properties, time: number): void {
   }
 }
 
+/** User traits kept for alerts (who the people behind a PQL are); others are not needed by detection. */
+const KEPT_USER_TRAITS: ReadonlySet<string> = new Set([
+  'email',
+  'name',
+  'first_name',
+  'last_name',
+  'firstName',
+  'lastName',
+  'title',
+  'role',
+]);
+
 function setTrait(user: UserRecord, field: string, value: unknown, time: number): void {
-  user.traitValues ??= new Map();
-  user.traitTimes ??= new Map();
-  const previous = user.traitTimes.get(field);
-  if (previous !== undefined && previous > time) return;
-  user.traitValues.set(field, value);
-  user.traitTimes.set(field, time);
+  if (!KEPT_USER_TRAITS.has(field)) return;
+  const traits = (user.traits ??= []);
+  const kept = typeof value === 'string' ? detachString(value) : value;
+  for (let i = 0; i < traits.length; i += 3) {
+    if (traits[i] !== field) continue;
+    if ((traits[i + 2] as number) > time) return;
+    traits[i + 1] = kept;
+    traits[i + 2] = time;
+    return;
+  }
+  traits.push(field, kept, time);
 }
 
 function concat(a: AccountEvent[] | undefined, b: AccountEvent[] | undefined): AccountEvent[] | undefined {
