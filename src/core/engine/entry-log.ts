@@ -55,6 +55,14 @@ export class EntryLog {
     const times = this.times;
     const n = times.length;
     if (this.daily) {
+      const last = times[n - 1];
+      if (last !== undefined && last <= time) {
+        // In order: a later event of the same UTC day changes nothing.
+        if (Math.floor(last / DAY_MS) === Math.floor(time / DAY_MS)) return;
+        times.push(time);
+        this.keepId(time, eventId);
+        return;
+      }
       const at = upperBound(times, time);
       const day = Math.floor(time / DAY_MS);
       const before = times[at - 1];
