@@ -81,7 +81,13 @@ export class EntryLog {
       times.push(time);
       if (values !== undefined) values.push(value);
       if (prefix !== undefined) prefix.push((prefix[n] as number) + value);
-      if (n >= 64 && this.historyMs !== Number.POSITIVE_INFINITY) this.fold(time - this.historyMs);
+      // Cheap guard first: only look for foldable entries when the oldest unfolded one is old enough.
+      if (
+        n >= 64 &&
+        this.historyMs !== Number.POSITIVE_INFINITY &&
+        (times[this.headKeep] as number) <= time - this.historyMs
+      )
+        this.fold(time - this.historyMs);
     } else {
       const at = upperBound(times, time);
       times.splice(at, 0, time);
