@@ -802,5 +802,80 @@ export function describeStoreContract(
         expect(await store.listDefinitionVersions('unknown')).toEqual([]);
       });
     });
+
+    describe('alert outbox', () => {
+      const payload = { hello: 'rep' };
+
+      it('enqueues alerts only with the PQL they belong to, in the same commit, once', async () => {
+        const store = await open();
+        const batch = {
+          transitions: [qualified('acc-1', T0), expired('acc-0', T0 - DAY, T0)],
+          alerts: [
+            { transitionIndex: 0, channel: 'webhook', target: '', payload },
+            { transitionIndex: 0, channel: 'slack-api', target: 'U1', payload },
+          ],
+          detectedAt: T0 + 5,
+        };
+        await store.commitTransitions(batch);
+        await store.commitTransitions(batch); // a replay creates no PQL, so no alert
+        const alerts = await store.listAlerts();
+        expect(alerts.map((a) => [a.id, a.pqlId, a.channel, a.target, a.status, a.attempts]).sort()).toEqual([
+          [`${DEF}:acc-1:1/slack-api`, `${DEF}:acc-1:1`, 'slack-api', 'U1', 'pending', 0],
+          [`${DEF}:acc-1:1/webhook`, `${DEF}:acc-1:1`, 'webhook', '', 'pending', 0],
+        ]);
+        expect(alerts[0]?.payload).toEqual(payload);
+      });
+
+      it('claims due alerts once per lease, counts attempts, and records every outcome', async () => {
+        const store = await open();
+        await store.commitTransitions({
+          transitions: [qualified('acc-1', T0)],
+          alerts: [{ transitionIndex: 0, channel: 'webhook', target: '', payload }],
+          detectedAt: T0,
+        });
+        const id = `${DEF}:acc-1:1/webhook`;
+        const [claimed] = await store.claimAlerts('w1', T0, 10, 30_000);
+        expect(claimed).toMatchObject({ id, attempts: 1, possibleDuplicate: false });
+        expect(await store.claimAlerts('w2', T0 + 1, 10, 30_000)).toEqual([]); // held by w1
+        await store.completeAlert(id, 'w2', { kind: 'delivered', at: T0 }); // not w2's claim: ignored
+        expect((await store.getAlert(id))?.status).toBe('pending');
+        await store.completeAlert(id, 'w1', { kind: 'retry', at: T0 + 1000, error: 'HTTP 500' });
+        expect(await store.claimAlerts('w1', T0 + 999, 10, 30_000)).toEqual([]); // not due yet
+        const [again] = await store.claimAlerts('w1', T0 + 1000, 10, 30_000);
+        expect(again).toMatchObject({ attempts: 2, lastError: 'HTTP 500' });
+        await store.completeAlert(id, 'w1', { kind: 'deferred', at: T0 + 2000 });
+        expect((await store.getAlert(id))?.attempts).toBe(1); // pacing is not an attempt
+        await store.claimAlerts('w1', T0 + 2000, 10, 30_000);
+        await store.completeAlert(id, 'w1', { kind: 'dead', error: 'HTTP 400 after 2 attempts' });
+        expect(await store.getAlert(id)).toMatchObject({
+          status: 'dead',
+          lastError: 'HTTP 400 after 2 attempts',
+        });
+        expect((await store.listAlerts({ status: 'dead' })).map((a) => a.id)).toEqual([id]);
+        expect(await store.retryAlert(id, T0 + 3000)).toBe(true);
+        const [retried] = await store.claimAlerts('w1', T0 + 3000, 10, 30_000);
+        await store.completeAlert(id, 'w1', { kind: 'delivered', at: T0 + 3001 });
+        expect(await store.getAlert(id)).toMatchObject({
+          status: 'delivered',
+          deliveredAt: T0 + 3001,
+          attempts: 3,
+        });
+        expect(retried?.id).toBe(id);
+        expect(await store.retryAlert(id, T0)).toBe(false); // delivered alerts are not re-sent
+      });
+
+      it('a claim whose lease ran out (its worker died) is claimed again and flagged as a possible duplicate', async () => {
+        const store = await open();
+        await store.commitTransitions({
+          transitions: [qualified('acc-1', T0)],
+          alerts: [{ transitionIndex: 0, channel: 'slack-webhook', target: '', payload }],
+          detectedAt: T0,
+        });
+        await store.claimAlerts('dead-worker', T0, 10, 1000);
+        expect(await store.claimAlerts('w2', T0 + 999, 10, 1000)).toEqual([]);
+        const [taken] = await store.claimAlerts('w2', T0 + 1001, 10, 1000);
+        expect(taken).toMatchObject({ attempts: 2, possibleDuplicate: true });
+      });
+    });
   });
 }

@@ -90,9 +90,57 @@ export interface DefinitionVersionRecord {
   readonly createdAt: number;
 }
 
+/**
+ * An alert to deliver for a new PQL, enqueued in the same transaction as the transition that created the
+ * PQL (the outbox): both commit or neither does. Its id is `${pqlId}/${channel}`, stable across retries.
+ */
+export interface NewAlert {
+  /** Index into `TransitionBatch.transitions` of the 'qualified' transition this alert is for. */
+  readonly transitionIndex: number;
+  /** Channel name, e.g. 'slack-webhook', 'slack-api', 'webhook'. */
+  readonly channel: string;
+  /** Where on the channel: a Slack channel or user id, or '' for the channel's configured URL. */
+  readonly target: string;
+  /** The structured alert (JSON-serializable); the worker renders it per channel. */
+  readonly payload: unknown;
+}
+
+/** Delivery state of an alert. */
+export type AlertStatus = 'pending' | 'delivered' | 'dead' | 'disabled';
+
+/** An alert in the outbox. */
+export interface AlertRecord {
+  readonly id: string;
+  readonly pqlId: string;
+  readonly channel: string;
+  readonly target: string;
+  readonly payload: unknown;
+  readonly status: AlertStatus;
+  /** Sends started so far. */
+  readonly attempts: number;
+  readonly nextAttemptAt: number;
+  readonly createdAt: number;
+  readonly deliveredAt: number | undefined;
+  readonly lastError: string | undefined;
+  /** A previous send may have reached the receiver before its worker died (Slack has no idempotency key). */
+  readonly possibleDuplicate: boolean;
+}
+
+/** How a delivery attempt ended. */
+export type AlertOutcome =
+  | { readonly kind: 'delivered'; readonly at: number }
+  | { readonly kind: 'retry'; readonly at: number; readonly error: string }
+  /** Not sent (pacing): try again at `at`; does not count as an attempt. */
+  | { readonly kind: 'deferred'; readonly at: number }
+  | { readonly kind: 'dead'; readonly error: string }
+  /** The endpoint is gone (HTTP 410): the alert is kept, the endpoint disabled. */
+  | { readonly kind: 'disabled'; readonly error: string };
+
 /** A batch of engine output committed atomically with the checkpoint it reached. */
 export interface TransitionBatch {
   readonly transitions: readonly Transition[];
+  /** Alerts for the batch's new PQLs, committed in the same transaction (the outbox). */
+  readonly alerts?: readonly NewAlert[];
   /** Wall-clock commit time, recorded as each new PQL's `detectedAt`. */
   readonly detectedAt: number;
   /** The highest event seq whose effects are included; restart resumes after it. */
@@ -136,5 +184,19 @@ export interface Store {
     createdAt: number,
   ): Promise<number>;
   listDefinitionVersions(definitionId?: string): Promise<readonly DefinitionVersionRecord[]>;
+  /**
+   * Claims up to `limit` due alerts for `workerId` for `leaseMs` and counts an attempt on each; a claim
+   * whose lease ran out (its worker died mid-send) can be claimed again and is flagged possibleDuplicate.
+   */
+  claimAlerts(workerId: string, now: number, limit: number, leaseMs: number): Promise<readonly AlertRecord[]>;
+  /** Records how a claimed alert's attempt ended; ignored unless `workerId` holds the claim. */
+  completeAlert(id: string, workerId: string, outcome: AlertOutcome): Promise<void>;
+  listAlerts(filter?: {
+    readonly status?: AlertStatus;
+    readonly limit?: number;
+  }): Promise<readonly AlertRecord[]>;
+  getAlert(id: string): Promise<AlertRecord | undefined>;
+  /** Puts a dead or disabled alert back in the queue, due at `now`; false if there is no such alert. */
+  retryAlert(id: string, now: number): Promise<boolean>;
   close(): Promise<void>;
 }

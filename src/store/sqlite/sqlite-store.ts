@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { OUTBOX_MIGRATION, SqliteOutbox } from './sqlite-outbox.js';
 import type { EventType, TraitSource } from '../../core/events/event.js';
 import type {
   CorrectedTransition,
@@ -11,6 +12,9 @@ import type {
 } from '../../core/engine/transition.js';
 import type {
   AccountRecord,
+  AlertOutcome,
+  AlertRecord,
+  AlertStatus,
   AccountTraitsUpdate,
   DefinitionVersionRecord,
   NewEvent,
@@ -141,6 +145,7 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (definition_id, version)
   ) WITHOUT ROWID;
   `,
+  OUTBOX_MIGRATION,
 ];
 
 const CHECKPOINT_KEY = 'checkpoint_seq';
@@ -232,6 +237,7 @@ const EVENT_COLUMNS = 'seq, message_id, type, ts, received_at, user_id, anonymou
  */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  private readonly outbox: SqliteOutbox;
   private readonly statements: ReturnType<typeof prepareStatements>;
   /** Rows in each dedupe level, so a commit knows when to merge without counting. */
   private readonly dedupeLevelSizes: number[];
@@ -241,6 +247,7 @@ export class SqliteStore implements Store {
 
   private constructor(db: Database.Database) {
     this.db = db;
+    this.outbox = new SqliteOutbox(db);
     this.statements = prepareStatements(db);
     this.transactions = {
       appendEvents: db.transaction((events: readonly NewEvent[]) => this.appendEventsInTransaction(events))
@@ -396,11 +403,12 @@ export class SqliteStore implements Store {
   }
 
   private commitTransitionsInTransaction(b: TransitionBatch): void {
+    const pqlIds: (string | undefined)[] = [];
     for (const transition of b.transitions) {
       switch (transition.kind) {
         case 'qualified':
-          this.applyQualified(transition, b.detectedAt);
-          break;
+          pqlIds.push(this.applyQualified(transition, b.detectedAt));
+          continue;
         case 'corrected':
           this.applyCorrected(transition);
           break;
@@ -408,19 +416,24 @@ export class SqliteStore implements Store {
           this.applyExpired(transition);
           break;
       }
+      pqlIds.push(undefined);
     }
+    if (b.alerts !== undefined && b.alerts.length > 0) this.outbox.enqueue(b.alerts, pqlIds, b.detectedAt);
     if (b.checkpointSeq !== undefined) this.statements.setMeta.run(CHECKPOINT_KEY, String(b.checkpointSeq));
   }
 
-  private applyQualified(t: QualifiedTransition, detectedAt: number): void {
+  /** Stores a new PQL; returns its id, or undefined when the transition repeats one already stored. */
+  private applyQualified(t: QualifiedTransition, detectedAt: number): string | undefined {
     const s = this.statements;
     const latest = s.latestPql.get(t.definitionId, t.accountId) as PqlRow | undefined;
     // One open PQL per (account, definition id); and a replayed qualification (same or earlier
     // qualifiedAt than the latest PQL, open or expired) is the one already stored, not a new one.
-    if (latest !== undefined && (latest.status === 'open' || t.qualifiedAt <= latest.qualified_at)) return;
+    if (latest !== undefined && (latest.status === 'open' || t.qualifiedAt <= latest.qualified_at))
+      return undefined;
     const ordinal = (latest?.ordinal ?? 0) + 1;
+    const id = `${t.definitionId}:${t.accountId}:${ordinal}`;
     s.insertPql.run({
-      id: `${t.definitionId}:${t.accountId}:${ordinal}`,
+      id,
       definitionId: t.definitionId,
       accountId: t.accountId,
       ordinal,
@@ -436,6 +449,7 @@ export class SqliteStore implements Store {
       definitionVersion: t.definitionVersion,
       qualifiedAt: t.qualifiedAt,
     });
+    return id;
   }
 
   private applyCorrected(t: CorrectedTransition): void {
@@ -608,6 +622,33 @@ export class SqliteStore implements Store {
       source: row.source,
       createdAt: row.created_at,
     }));
+  }
+
+  async claimAlerts(
+    workerId: string,
+    now: number,
+    limit: number,
+    leaseMs: number,
+  ): Promise<readonly AlertRecord[]> {
+    return this.outbox.claimDue(workerId, now, limit, leaseMs);
+  }
+
+  async completeAlert(id: string, workerId: string, outcome: AlertOutcome): Promise<void> {
+    this.outbox.finish(id, workerId, outcome);
+  }
+
+  async listAlerts(
+    filter: { readonly status?: AlertStatus; readonly limit?: number } = {},
+  ): Promise<readonly AlertRecord[]> {
+    return this.outbox.all(filter.status, filter.limit ?? 100);
+  }
+
+  async getAlert(id: string): Promise<AlertRecord | undefined> {
+    return this.outbox.one(id);
+  }
+
+  async retryAlert(id: string, now: number): Promise<boolean> {
+    return this.outbox.requeue(id, now);
   }
 
   async close(): Promise<void> {
