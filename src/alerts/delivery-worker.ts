@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import type { Alert } from '../core/alerts/alert.js';
+import type { Channel, SendResult } from '../channels/channel.js';
+import type { AlertOutcome, AlertRecord, Store } from '../store/store.js';
+
+/** Options of the delivery worker; every time and random source is injectable for tests. */
+export interface DeliveryWorkerOptions {
+  readonly store: Store;
+  readonly channels: ReadonlyMap<string, Channel>;
+  readonly workerId?: string;
+  readonly now?: () => number;
+  /** Uniform [0, 1): the jitter source. */
+  readonly random?: () => number;
+  /** Attempts before an alert is dead-lettered (default 8). */
+  readonly maxAttempts?: number;
+  /** First backoff cap (default 1 s), doubled per attempt up to maxDelayMs (default 5 min). */
+  readonly baseDelayMs?: number;
+  readonly maxDelayMs?: number;
+  /** How long a claim holds before another worker may take the alert (default 60 s). */
+  readonly leaseMs?: number;
+  readonly batchSize?: number;
+  /** Token bucket per target of a paced channel (Slack): default 1 message per second, burst 3. */
+  readonly pacing?: { readonly perSecond: number; readonly burst: number };
+  /** Fault-injection point, awaited just before each send (tests kill the process here). */
+  readonly beforeSend?: (alert: AlertRecord) => Promise<void>;
+  /** Called after every attempt, for metrics and logs (never with e-mail addresses). */
+  readonly onAttempt?: (alert: AlertRecord, outcome: AlertOutcome) => void;
+}
+
+interface Bucket {
+  tokens: number;
+  updatedAt: number;
+}
+
+/**
+ * Sends outbox alerts at least once with a stable idempotency key: claims due alerts, sends each on its
+ * channel, and records the outcome — delivered; retried with exponential backoff and full jitter (or at
+ * the receiver's Retry-After); deferred by per-target pacing; dead-lettered after maxAttempts or a
+ * permanent refusal; endpoint disabled on HTTP 410. Several workers can share one outbox (claims).
+ */
+export class DeliveryWorker {
+  private readonly workerId: string;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly disabledEndpoints = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(private readonly options: DeliveryWorkerOptions) {
+    this.workerId = options.workerId ?? `worker-${randomUUID()}`;
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+  }
+
+  /** Claims and attempts every due alert once; returns how many were attempted. */
+  async runOnce(): Promise<number> {
+    const o = this.options;
+    const claimed = await o.store.claimAlerts(
+      this.workerId,
+      this.now(),
+      o.batchSize ?? 20,
+      o.leaseMs ?? 60_000,
+    );
+    for (const alert of claimed) {
+      const outcome = await this.attempt(alert);
+      await o.store.completeAlert(alert.id, this.workerId, outcome);
+      o.onAttempt?.(alert, outcome);
+    }
+    return claimed.length;
+  }
+
+  private async attempt(record: AlertRecord): Promise<AlertOutcome> {
+    const channel = this.options.channels.get(record.channel);
+    if (channel === undefined)
+      return { kind: 'dead', error: `channel "${record.channel}" is not configured` };
+    const endpoint = `${record.channel}\u0000${record.target}`;
+    if (this.disabledEndpoints.has(endpoint))
+      return { kind: 'disabled', error: 'endpoint disabled after HTTP 410' };
+    if (channel.paced) {
+      const wait = this.takeToken(endpoint);
+      if (wait > 0) return { kind: 'deferred', at: this.now() + wait };
+    }
+    await this.options.beforeSend?.(record);
+    let result: SendResult;
+    try {
+      result = await channel.send({
+        id: record.id,
+        alert: record.payload as Alert,
+        target: record.target,
+        attempt: record.attempts,
+      });
+    } catch (error) {
+      result = { kind: 'retry', error: error instanceof Error ? error.message : String(error) };
+    }
+    return this.outcomeFor(record, result, endpoint);
+  }
+
+  private outcomeFor(record: AlertRecord, result: SendResult, endpoint: string): AlertOutcome {
+    const now = this.now();
+    switch (result.kind) {
+      case 'delivered':
+        return { kind: 'delivered', at: now };
+      case 'gone':
+        this.disabledEndpoints.add(endpoint);
+        return { kind: 'disabled', error: result.error };
+      case 'rejected':
+        return { kind: 'dead', error: `${result.error} (not retried)` };
+      case 'retry': {
+        const max = this.options.maxAttempts ?? 8;
+        if (record.attempts >= max)
+          return { kind: 'dead', error: `${result.error} after ${record.attempts} attempts` };
+        if (result.retryAfterMs !== undefined)
+          return { kind: 'retry', at: now + result.retryAfterMs, error: result.error };
+        return { kind: 'retry', at: now + this.backoff(record.attempts), error: result.error };
+      }
+    }
+  }
+
+  /** Full jitter: uniform in [0, min(max, base x 2^(attempt-1))]. */
+  backoff(attempt: number): number {
+    const base = this.options.baseDelayMs ?? 1000;
+    const cap = Math.min(this.options.maxDelayMs ?? 300_000, base * 2 ** Math.max(0, attempt - 1));
+    return Math.floor(this.random() * cap);
+  }
+
+  /** Takes a token for the endpoint; returns 0, or how long until one is available. */
+  private takeToken(endpoint: string): number {
+    const pacing = this.options.pacing ?? { perSecond: 1, burst: 3 };
+    const now = this.now();
+    const bucket = this.buckets.get(endpoint) ?? { tokens: pacing.burst, updatedAt: now };
+    bucket.tokens = Math.min(
+      pacing.burst,
+      bucket.tokens + ((now - bucket.updatedAt) / 1000) * pacing.perSecond,
+    );
+    bucket.updatedAt = now;
+    this.buckets.set(endpoint, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - bucket.tokens) / pacing.perSecond) * 1000);
+  }
+
+  /** Polls the outbox every `intervalMs` until stopped. */
+  start(intervalMs = 100): void {
+    if (this.timer !== undefined) return;
+    const tick = (): void => {
+      this.running = this.runOnce().catch(() => 0);
+      void this.running.finally(() => {
+        if (this.timer !== undefined) this.timer = setTimeout(tick, intervalMs);
+      });
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  /** Stops polling and waits for the attempt in flight. */
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
