@@ -53,7 +53,9 @@ const status =
   (code: number, headers: Record<string, string> = {}) =>
   (_req: Received, res: ServerResponse) =>
     void res.writeHead(code, headers).end();
-const reset = (_req: Received, res: ServerResponse): void => res.socket?.destroy();
+const reset = (_req: Received, res: ServerResponse): void => {
+  res.socket?.destroy();
+};
 const hang = (): void => undefined;
 
 /** The Standard Webhooks check, written independently of the product's signer. */

@@ -84,9 +84,10 @@ export class DeliveryWorker {
     await this.options.beforeSend?.(record);
     let result: SendResult;
     try {
+      // The alert's id is its PQL's id, which the store assigned when it committed both.
       result = await channel.send({
         id: record.id,
-        alert: record.payload as Alert,
+        alert: { ...(record.payload as Alert), id: record.pqlId },
         target: record.target,
         attempt: record.attempts,
       });

@@ -1,0 +1,97 @@
+import { buildAlert } from '../core/alerts/alert.js';
+import type { Definition, VersionedDefinition } from '../core/definitions/definition.js';
+import type { Engine } from '../core/engine/create-engine.js';
+import type { Transition } from '../core/engine/transition.js';
+import type { OwnerRouter, Rep } from '../core/routing/owner-router.js';
+import type { NewAlert, Store } from '../store/store.js';
+
+/** Where alerts of a definition go: channel names with their targets. */
+export type ChannelPlan = (
+  definition: Definition,
+  rep: Rep | undefined,
+) => readonly { channel: string; target: string }[];
+
+/** What the planner needs to turn new PQLs into outbox alerts. */
+export interface AlertPlannerOptions {
+  readonly store: Store;
+  readonly engine: Engine;
+  readonly definitions: readonly VersionedDefinition[];
+  readonly router: OwnerRouter;
+  readonly reps: ReadonlyMap<string, Rep>;
+  readonly channelsFor: ChannelPlan;
+  readonly dashboardUrl?: string;
+  readonly now?: () => number;
+  /** At most one alert per account within this time, across definitions (frequency cap); default none. */
+  readonly accountCapMs?: number;
+}
+
+/**
+ * Plans outbox alerts for a batch of transitions: each new PQL is routed (CRM owner, rules, round-robin),
+ * built into one structured alert with the account's context, and fanned out to the definition's channels.
+ * The detector commits them with the transitions, in one transaction.
+ */
+export function createAlertPlanner(
+  options: AlertPlannerOptions,
+): (transitions: readonly Transition[]) => Promise<NewAlert[]> {
+  const now = options.now ?? Date.now;
+  const lastAlertAt = new Map<string, number>();
+  return async (transitions) => {
+    const alerts: NewAlert[] = [];
+    for (let index = 0; index < transitions.length; index++) {
+      const t = transitions[index] as Transition;
+      if (t.kind !== 'qualified') continue;
+      const versioned = options.definitions.find((d) => d.definition.id === t.definitionId);
+      if (versioned === undefined) continue;
+      const detectedAt = now();
+      const previous = lastAlertAt.get(t.accountId);
+      if (
+        options.accountCapMs !== undefined &&
+        previous !== undefined &&
+        detectedAt - previous < options.accountCapMs
+      )
+        continue;
+      lastAlertAt.set(t.accountId, detectedAt);
+      const account = await options.store.getAccount(t.accountId);
+      const traits: Record<string, unknown> = {};
+      for (const [name, entry] of Object.entries(account?.traits ?? {})) traits[name] = entry.value;
+      const summary = options.engine.accountSummary(t.accountId);
+      for (const [name, entry] of Object.entries(summary?.traits ?? {})) traits[name] ??= entry.value;
+      const definition = versioned.definition;
+      const pool =
+        definition.route?.fallback !== undefined && 'roundRobin' in definition.route.fallback
+          ? definition.route.fallback.roundRobin
+          : undefined;
+      const assignment =
+        definition.route?.fallback !== undefined &&
+        'owner' in definition.route.fallback &&
+        traits['owner'] === undefined
+          ? {
+              ownerId: definition.route.fallback.owner,
+              reason: 'round-robin' as const,
+              detail: 'definition fallback owner',
+            }
+          : options.router.assign(t.accountId, traits, pool);
+      const rep = assignment.ownerId === undefined ? undefined : options.reps.get(assignment.ownerId);
+      const alert = buildAlert({
+        pqlId: '', // the store assigns the PQL id; the worker puts it on the alert it sends
+        transition: t,
+        definitionName: definition.name,
+        nextStepTemplate: definition.nextStep,
+        detectedAt,
+        assignment,
+        rep,
+        traits,
+        signupAt: summary?.signupAt,
+        lastSeenAt: summary?.lastEventAt,
+        people: [],
+        ...(options.dashboardUrl === undefined
+          ? { dashboardUrl: undefined }
+          : { dashboardUrl: options.dashboardUrl }),
+      });
+      for (const { channel, target } of options.channelsFor(definition, rep)) {
+        alerts.push({ transitionIndex: index, channel, target, payload: alert });
+      }
+    }
+    return alerts;
+  };
+}
