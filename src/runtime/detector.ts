@@ -1,10 +1,10 @@
 import { createEngine, type Engine } from '../core/engine/create-engine.js';
 import type { Transition } from '../core/engine/transition.js';
-import type { ProductEvent } from '../core/events/event.js';
+import type { ProductEvent, TraitChange } from '../core/events/event.js';
 import { parseEvent, serializeEvent } from '../core/events/parse-event.js';
 import type { VersionedDefinition } from '../core/definitions/definition.js';
 import type { LoadedDefinition } from '../config/definition-files.js';
-import type { AccountTraitsUpdate, NewEvent, Store } from '../store/store.js';
+import type { AccountTraitsUpdate, NewAlert, NewEvent, Store } from '../store/store.js';
 
 /** Options of a detector. */
 export interface DetectorOptions {
@@ -13,6 +13,15 @@ export interface DetectorOptions {
   readonly now?: () => number;
   /** Called with the number of events replayed so far while rebuilding state on open. */
   readonly onRebuildProgress?: (replayed: number, total: number) => void;
+  /**
+   * Turns new PQLs into outbox alerts, committed with them (see src/alerts/alert-planner.ts). Without it
+   * nothing alerts: imports and backfills stay silent unless asked. Never used while rebuilding on open.
+   */
+  readonly alerting?: (context: {
+    readonly engine: Engine;
+    readonly definitions: readonly VersionedDefinition[];
+    readonly store: Store;
+  }) => (transitions: readonly Transition[]) => Promise<NewAlert[]>;
 }
 
 /** What one ingested batch did. */
@@ -47,7 +56,15 @@ export class Detector {
     readonly engine: Engine,
     readonly definitions: readonly VersionedDefinition[],
     private readonly now: () => number,
+    private readonly planAlerts:
+      ((transitions: readonly Transition[]) => Promise<NewAlert[]>) | undefined = undefined,
   ) {}
+
+  /** Commits transitions with their alerts (when alerting is on) in one transaction. */
+  private async commit(transitions: readonly Transition[]): Promise<void> {
+    const alerts = this.planAlerts === undefined ? [] : await this.planAlerts(transitions);
+    await this.store.commitTransitions({ transitions, detectedAt: this.now(), alerts });
+  }
 
   /** Registers the definitions (a changed one gets a new version), rebuilds state and returns the detector. */
   static async open(
@@ -73,7 +90,8 @@ export class Detector {
     });
     const detector = new Detector(store, engine, definitions, now);
     await detector.rebuild(options.onRebuildProgress);
-    return detector;
+    if (options.alerting === undefined) return detector;
+    return new Detector(store, engine, definitions, now, options.alerting({ engine, definitions, store }));
   }
 
   private async rebuild(onProgress: ((replayed: number, total: number) => void) | undefined): Promise<void> {
@@ -129,14 +147,35 @@ export class Detector {
       }
     });
     if (traits.length > 0) await this.store.updateAccountTraits(traits);
-    if (transitions.length > 0) await this.store.commitTransitions({ transitions, detectedAt: this.now() });
+    if (transitions.length > 0) await this.commit(transitions);
     return { inserted: count, duplicates: events.length - count, transitions };
+  }
+
+  /**
+   * Applies CRM or billing trait changes (each at its effective time), stores them as account traits and
+   * commits the transitions they cause (e.g. an `exclude: paying` now blocking). Not in the event log:
+   * a restart does not replay them (see docs/sources.md).
+   */
+  async applyTraitChanges(changes: readonly TraitChange[]): Promise<readonly Transition[]> {
+    const transitions: Transition[] = [];
+    for (const change of changes) for (const t of this.engine.applyTraits(change)) transitions.push(t);
+    if (changes.length > 0)
+      await this.store.updateAccountTraits(
+        changes.map((c) => ({
+          accountId: c.accountId,
+          source: c.source,
+          effectiveAt: c.effectiveAt,
+          traits: c.traits,
+        })),
+      );
+    if (transitions.length > 0) await this.commit(transitions);
+    return transitions;
   }
 
   /** Advances event time to `now` (deadlines, expiry) and commits what it causes. */
   async tick(now: number): Promise<readonly Transition[]> {
     const transitions = this.engine.tick(now);
-    if (transitions.length > 0) await this.store.commitTransitions({ transitions, detectedAt: this.now() });
+    if (transitions.length > 0) await this.commit(transitions);
     return transitions;
   }
 }
