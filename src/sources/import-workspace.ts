@@ -1,9 +1,12 @@
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseEventLine } from '../core/events/parse-event.js';
-import type { ProductEvent } from '../core/events/event.js';
+import type { ProductEvent, TraitChange } from '../core/events/event.js';
+import type { JoinReport } from '../core/sources/join-resolver.js';
 import type { Detector } from '../runtime/detector.js';
 import { readLines } from './read-lines.js';
+import { SourceFileError } from './crm/csv-rows.js';
+import { loadWorkspaceSources, saveOwners } from './joins/workspace-sources.js';
 
 /** Line numbers kept per reject reason in a report (all of them go to the rejects file). */
 const EXAMPLE_LINES = 10;
@@ -32,22 +35,29 @@ export interface ImportReport {
   expired: number;
   firstEventAt: number | undefined;
   lastEventAt: number | undefined;
+  /** Join-health counts (CRM and billing), when those files were present; `pql joins` has the details. */
+  joins: JoinReport['summary'] | undefined;
+  /** CRM and billing trait changes applied to joined accounts. */
+  traitChanges: number;
+  /** Where the CRM owners were saved for routing, if an owners file was imported. */
+  ownersFile: string | undefined;
 }
 
 /** Options of an import. */
 export interface ImportOptions {
   /** Folder where rejected lines are written (`<folder>/events.rejects.ndjson`). */
   readonly rejectsDir: string;
+  /** The store's data directory; CRM owners are saved under it as `crm/owners.json`. */
+  readonly dataDir?: string;
   readonly batchSize?: number;
   readonly onProgress?: (file: string, bytesRead: number, totalBytes: number) => void;
 }
 
-const LATER_FILES = ['crm/companies.csv', 'crm/owners.csv', 'billing/stripe-events.ndjson'];
-
 /**
- * Imports a workspace export (DESIGN.md): events.ndjson now; the CRM and billing files are reported as
- * skipped until their sources land. Bad lines are counted by reason with their line numbers and written to a
- * rejects file; the rest of the file goes on.
+ * Imports a workspace export (DESIGN.md): the CRM and billing files are read and joined first, then
+ * events.ndjson is streamed with the CRM/billing trait changes interleaved at their effective times, so
+ * every definition sees the traits as they were when each event happened (docs/sources.md). Bad lines are
+ * counted by reason with their line numbers (event rejects also go to a rejects file); the rest goes on.
  */
 export async function importWorkspace(
   dir: string,
@@ -62,27 +72,31 @@ export async function importWorkspace(
     expired: 0,
     firstEventAt: undefined,
     lastEventAt: undefined,
+    joins: undefined,
+    traitChanges: 0,
+    ownersFile: undefined,
   };
   const eventsPath = join(dir, 'events.ndjson');
   if (!existsSync(eventsPath))
     throw new ImportInputError(`${eventsPath}: not found; a workspace export has events.ndjson at its root`);
-  report.files.push(await importEventsFile(eventsPath, detector, options, report));
-  for (const file of LATER_FILES) {
-    if (!existsSync(join(dir, file))) continue;
-    const message =
-      'not imported yet: CRM and billing import arrive with the sources milestone (see docs/roadmap.md)';
-    report.warnings.push(`${file}: ${message}`);
-    report.files.push({
-      file: join(dir, file),
-      linesRead: 0,
-      accepted: 0,
-      duplicates: 0,
-      rejected: 0,
-      rejectedByReason: {},
-      skipped: message,
-      rejectsFile: undefined,
-    });
+  let sources: Awaited<ReturnType<typeof loadWorkspaceSources>>;
+  try {
+    sources = await loadWorkspaceSources(dir, report.warnings);
+  } catch (error) {
+    if (error instanceof SourceFileError) throw new ImportInputError(error.message);
+    throw error;
   }
+  if (sources.companies !== undefined) report.files.push(sources.companies.report);
+  if (sources.owners !== undefined) {
+    report.files.push(sources.owners.report);
+    if (options.dataDir !== undefined)
+      report.ownersFile = await saveOwners(options.dataDir, sources.owners.owners);
+  }
+  if (sources.billing !== undefined) report.files.push(sources.billing.report);
+  if (sources.companies !== undefined || sources.billing !== undefined)
+    report.joins = sources.joins.report.summary;
+  report.traitChanges = sources.traitChanges.length;
+  report.files.push(await importEventsFile(eventsPath, detector, options, report, sources.traitChanges));
   return report;
 }
 
@@ -96,6 +110,7 @@ async function importEventsFile(
   detector: Detector,
   options: ImportOptions,
   report: ImportReport,
+  traitChanges: readonly TraitChange[] = [],
 ): Promise<FileReport> {
   const batchSize = options.batchSize ?? 2000;
   const file: FileReport = {
@@ -113,6 +128,23 @@ async function importEventsFile(
   let batch: ProductEvent[] = [];
   let bodies: string[] = [];
   let maxTime = Number.NEGATIVE_INFINITY;
+  let nextChange = 0;
+  const countTransitions = (transitions: readonly { kind: string }[]): void => {
+    for (const t of transitions) {
+      if (t.kind === 'qualified') report.pqls++;
+      else if (t.kind === 'corrected') report.corrections++;
+      else report.expired++;
+    }
+  };
+  // CRM/billing changes effective at or before `time`, after the events batched so far (time order).
+  const applyChangesUpTo = async (time: number): Promise<void> => {
+    let end = nextChange;
+    while (end < traitChanges.length && (traitChanges[end] as TraitChange).effectiveAt <= time) end++;
+    if (end === nextChange) return;
+    await flush();
+    countTransitions(await detector.applyTraitChanges(traitChanges.slice(nextChange, end)));
+    nextChange = end;
+  };
 
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
@@ -137,6 +169,7 @@ async function importEventsFile(
       const parsed = parseEventLine(line, lineNumber);
       if (parsed.ok) {
         const event = parsed.value;
+        if (nextChange < traitChanges.length) await applyChangesUpTo(event.timestamp);
         batch.push(event);
         bodies.push(line);
         if (event.timestamp > maxTime) maxTime = event.timestamp;
@@ -165,6 +198,10 @@ async function importEventsFile(
     options.onProgress?.(path, chunk.bytesRead, chunk.totalBytes);
   }
   await flush();
+  const lastChange = traitChanges[traitChanges.length - 1];
+  if (lastChange !== undefined) {
+    await applyChangesUpTo(lastChange.effectiveAt);
+  }
   if (Number.isFinite(maxTime)) {
     report.lastEventAt = maxTime;
     // Nothing later arrives in an import: deadlines up to the last event time are settled.

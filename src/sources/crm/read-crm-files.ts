@@ -1,0 +1,142 @@
+import type { CrmCompanyRow, CrmOwnerRow } from '../../core/sources/source-trait-changes.js';
+import type { FileReport } from '../import-workspace.js';
+import { createFileReport, readCsvRows, rejectLine } from './csv-rows.js';
+
+/** Columns of `crm/companies.csv` (DESIGN.md); `updated_at` is optional. */
+export const COMPANY_COLUMNS = {
+  required: ['company_id', 'name', 'domain', 'employees', 'industry', 'country', 'owner_id', 'lifecycle_stage', 'lead_source', 'mql_at', 'created_at'], // prettier-ignore
+  optional: ['updated_at'],
+} as const;
+
+/** Columns of `crm/owners.csv` (DESIGN.md); `weight` and `away` are optional. */
+export const OWNER_COLUMNS = {
+  required: ['owner_id', 'name', 'email', 'slack_user_id', 'territory'],
+  optional: ['weight', 'away'],
+} as const;
+
+/** The companies of a CRM file with its report. */
+export interface CrmCompaniesFile {
+  /** One row per company id: the latest by `updated_at` (else the later line). */
+  readonly companies: readonly CrmCompanyRow[];
+  readonly report: FileReport;
+  /** Rows with neither `updated_at` nor `created_at`: their values count from the beginning of time. */
+  readonly undatedRows: number;
+}
+
+const optional = (value: string | undefined): string | undefined =>
+  value === undefined || value === '' ? undefined : value;
+
+function parseTime(value: string | undefined): number | undefined | 'invalid' {
+  if (value === undefined || value === '') return undefined;
+  if (/^\d+$/.test(value)) {
+    // Unix seconds or milliseconds, as some CRM exports write them.
+    const n = Number(value);
+    return n < 1e11 ? n * 1000 : n;
+  }
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? 'invalid' : t;
+}
+
+/** Reads `crm/companies.csv`; bad rows are counted by reason with their lines, the rest is kept. */
+export async function readCompaniesCsv(path: string, warnings: string[]): Promise<CrmCompaniesFile> {
+  const report = createFileReport(path);
+  const byId = new Map<string, CrmCompanyRow>();
+  let undatedRows = 0;
+  for await (const { line, fields } of readCsvRows(path, COMPANY_COLUMNS, report, warnings)) {
+    const companyId = fields['company_id'] ?? '';
+    if (companyId === '') {
+      rejectLine(report, 'missing_company_id', line, 'company_id: required, got an empty value');
+      continue;
+    }
+    const employeesText = fields['employees'] ?? '';
+    const employees = employeesText === '' ? undefined : Number(employeesText.replace(/[,_ ]/g, ''));
+    if (employees !== undefined && !(Number.isFinite(employees) && employees >= 0)) {
+      rejectLine(report, 'invalid_number', line, `employees: expected a number, got "${employeesText}"`);
+      continue;
+    }
+    const times: Record<string, number | undefined> = {};
+    let bad: string | undefined;
+    for (const column of ['mql_at', 'created_at', 'updated_at']) {
+      const parsed = parseTime(fields[column]);
+      if (parsed === 'invalid') {
+        bad = `${column}: expected an ISO-8601 time, got "${fields[column] ?? ''}"`;
+        break;
+      }
+      times[column] = parsed;
+    }
+    if (bad !== undefined) {
+      rejectLine(report, 'invalid_time', line, bad);
+      continue;
+    }
+    const row: CrmCompanyRow = {
+      companyId,
+      name: optional(fields['name']),
+      domain: optional(fields['domain']),
+      employees,
+      industry: optional(fields['industry']),
+      country: optional(fields['country']),
+      ownerId: optional(fields['owner_id']),
+      lifecycleStage: optional(fields['lifecycle_stage']),
+      leadSource: optional(fields['lead_source']),
+      mqlAt: times['mql_at'],
+      createdAt: times['created_at'],
+      updatedAt: times['updated_at'],
+      line,
+    };
+    const previous = byId.get(companyId);
+    if (previous !== undefined) {
+      report.duplicates++;
+      const previousAt = previous.updatedAt ?? previous.createdAt ?? Number.NEGATIVE_INFINITY;
+      const at = row.updatedAt ?? row.createdAt ?? Number.NEGATIVE_INFINITY;
+      if (at < previousAt) continue;
+    }
+    byId.set(companyId, row);
+  }
+  report.accepted = byId.size;
+  for (const row of byId.values())
+    if (row.updatedAt === undefined && row.createdAt === undefined) undatedRows++;
+  if (undatedRows > 0)
+    warnings.push(
+      `${path}: ${undatedRows} compan${undatedRows === 1 ? 'y has' : 'ies have'} neither updated_at nor created_at; their values count from the beginning of time`,
+    );
+  return { companies: [...byId.values()], report, undatedRows };
+}
+
+/** Reads `crm/owners.csv` (sales reps for routing); bad rows are counted with their lines. */
+export async function readOwnersCsv(
+  path: string,
+  warnings: string[],
+): Promise<{ readonly owners: readonly CrmOwnerRow[]; readonly report: FileReport }> {
+  const report = createFileReport(path);
+  const byId = new Map<string, CrmOwnerRow>();
+  for await (const { line, fields } of readCsvRows(path, OWNER_COLUMNS, report, warnings)) {
+    const ownerId = fields['owner_id'] ?? '';
+    if (ownerId === '') {
+      rejectLine(report, 'missing_owner_id', line, 'owner_id: required, got an empty value');
+      continue;
+    }
+    const weightText = fields['weight'] ?? '';
+    const weight = weightText === '' ? undefined : Number(weightText);
+    if (weight !== undefined && !(Number.isFinite(weight) && weight >= 0)) {
+      rejectLine(report, 'invalid_number', line, `weight: expected a number >= 0, got "${weightText}"`);
+      continue;
+    }
+    const awayText = (fields['away'] ?? '').toLowerCase();
+    if (!['', 'true', 'false', '1', '0', 'yes', 'no'].includes(awayText)) {
+      rejectLine(report, 'invalid_boolean', line, `away: expected true or false, got "${fields['away']}"`);
+      continue;
+    }
+    if (byId.has(ownerId)) report.duplicates++;
+    else report.accepted++;
+    byId.set(ownerId, {
+      ownerId,
+      name: optional(fields['name']),
+      email: optional(fields['email']),
+      slackUserId: optional(fields['slack_user_id']),
+      territory: optional(fields['territory']),
+      weight,
+      away: ['true', '1', 'yes'].includes(awayText),
+    });
+  }
+  return { owners: [...byId.values()], report };
+}
