@@ -15,6 +15,8 @@ import { runValidate } from './validate-command.js';
 import { formatExplanation, iso, pqlJson } from './format-pql.js';
 import { startProgress } from './progress.js';
 import { runDemo } from './demo-command.js';
+import { registerAlertsCommand } from './alerts-command.js';
+import { printJoinSummary, registerJoinsCommand } from './joins-command.js';
 
 /** Where the CLI writes: stdout lines and stderr lines (swappable in tests). */
 export interface CliIo {
@@ -79,6 +81,8 @@ export function printImportReport(io: CliIo, report: ImportReport): void {
     }
     if (file.rejectsFile !== undefined) io.out(`  rejected lines written to ${file.rejectsFile}`);
   }
+  for (const warning of report.warnings) io.err(`warning: ${warning}`);
+  if (report.joins !== undefined) printJoinSummary(io, report.joins);
   io.out(`PQLs: ${report.pqls} new, ${report.corrections} corrected, ${report.expired} expired`);
 }
 
@@ -101,9 +105,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
 
   program
     .command('import')
-    .description(
-      'import a workspace export (events.ndjson; CRM and billing later) into the store, detecting PQLs',
-    )
+    .description('import a workspace export (CRM, billing and events.ndjson) into the store, detecting PQLs')
     .argument('<dir>', 'workspace export directory')
     .option('--data-dir <dir>', 'store directory (default: PQL_DATA_DIR or .pql/data)')
     .option(
@@ -126,18 +128,25 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         const bar = startProgress('importing events', 0, !json);
         const report = await importWorkspace(dir, detector, {
           rejectsDir: join(dataDir, 'rejects'),
+          dataDir,
           onProgress: (_file, read, total) => bar.update(read, total),
         });
         bar.stop();
         if (json)
           io.out(
-            JSON.stringify({ files: report.files, warnings: report.warnings, pqls: report.pqls }, null, 2),
+            JSON.stringify(
+              { files: report.files, warnings: report.warnings, pqls: report.pqls, joins: report.joins },
+              null,
+              2,
+            ),
           );
         else printImportReport(io, report);
       } finally {
         await store.close();
       }
     });
+
+  registerJoinsCommand(program, io);
 
   program
     .command('backtest')
@@ -226,6 +235,16 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         });
       },
     );
+
+  registerAlertsCommand(
+    program,
+    io,
+    defaultDataDir,
+    (message) => {
+      throw new CliInputError(message);
+    },
+    setExit,
+  );
 
   return program;
 }
