@@ -64,4 +64,43 @@ describe('Detector', () => {
     expect((await store.listPqls()).length).toBe(2);
     await store.close();
   });
+
+  it('CRM and billing trait changes survive a restart: they replay with the events, in time order', async () => {
+    const store = SqliteStore.open(':memory:');
+    const source = {
+      id: 'fit-calls',
+      name: 'Fit calls',
+      fit: { trait: 'employees', gte: 10 },
+      signals: { calls: { event: 'API Call Made', count: { gte: 2 } } },
+      qualify: 'calls',
+      exclude: { trait: 'paying', eq: true },
+    };
+    const parsed = parseDefinition(source);
+    if (!parsed.ok) throw new Error('bad definition');
+    const loaded = [{ definition: parsed.value, sourcePath: 'x.yaml', sourceText: JSON.stringify(source) }];
+    const crm = {
+      kind: 'traits' as const,
+      accountId: 'a',
+      source: 'crm' as const,
+      effectiveAt: T0,
+      traits: { employees: 40 },
+      changeId: 'crm-a',
+    };
+    const paying = {
+      kind: 'traits' as const,
+      accountId: 'b',
+      source: 'billing' as const,
+      effectiveAt: T0,
+      traits: { paying: true },
+      changeId: 'pay-b',
+    };
+    const bFit = { ...crm, accountId: 'b', changeId: 'crm-b' };
+    const before = await Detector.open(store, loaded);
+    expect(await before.applyTraitChanges([crm, paying, bFit, crm])).toEqual([]);
+    await before.ingest([call('a', 1), call('b', 1)]);
+    const after = await Detector.open(store, loaded);
+    const out = await after.ingest([call('a', 2), call('b', 2)]);
+    expect(out.transitions.map((t) => [t.kind, t.accountId])).toEqual([['qualified', 'a']]);
+    await store.close();
+  });
 });

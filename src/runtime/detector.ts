@@ -96,15 +96,28 @@ export class Detector {
 
   private async rebuild(onProgress: ((replayed: number, total: number) => void) | undefined): Promise<void> {
     const total = await this.store.countEvents();
-    if (total === 0) return;
+    // CRM and billing trait changes replay in time order with the events, as they happened.
+    const traitChanges = await this.store.readTraitChanges();
+    if (total === 0 && traitChanges.length === 0) return;
     let replayed = 0;
     let maxSeq = 0;
     let maxTime = Number.NEGATIVE_INFINITY;
     const transitions: Transition[] = [];
+    let nextChange = 0;
+    const applyChangesUpTo = (time: number): void => {
+      while (
+        nextChange < traitChanges.length &&
+        (traitChanges[nextChange] as TraitChange).effectiveAt <= time
+      ) {
+        for (const t of this.engine.applyTraits(traitChanges[nextChange] as TraitChange)) transitions.push(t);
+        nextChange++;
+      }
+    };
     for await (const batch of this.store.readEvents({ order: 'time' })) {
       for (const row of batch) {
         const parsed = parseEvent(JSON.parse(row.body));
         if (!parsed.ok) continue;
+        applyChangesUpTo(parsed.value.timestamp);
         for (const t of this.engine.ingest(parsed.value)) transitions.push(t);
         if (row.seq > maxSeq) maxSeq = row.seq;
         if (row.timestamp > maxTime) maxTime = row.timestamp;
@@ -112,7 +125,8 @@ export class Detector {
       replayed += batch.length;
       onProgress?.(replayed, total);
     }
-    for (const t of this.engine.tick(maxTime)) transitions.push(t);
+    applyChangesUpTo(Number.POSITIVE_INFINITY);
+    if (Number.isFinite(maxTime)) for (const t of this.engine.tick(maxTime)) transitions.push(t);
     // Only pairs that never qualified before (a new definition version, or work lost in a crash) emit here.
     await this.store.commitTransitions({ transitions, detectedAt: this.now(), checkpointSeq: maxSeq });
   }
@@ -157,11 +171,15 @@ export class Detector {
    * a restart does not replay them (see docs/sources.md).
    */
   async applyTraitChanges(changes: readonly TraitChange[]): Promise<readonly Transition[]> {
+    if (changes.length === 0) return [];
+    // Durable first (the trait log is what a restart replays), then applied once: a repeat changes nothing.
+    const { inserted } = await this.store.appendTraitChanges(changes);
+    const fresh = changes.filter((_, i) => inserted[i]);
     const transitions: Transition[] = [];
-    for (const change of changes) for (const t of this.engine.applyTraits(change)) transitions.push(t);
-    if (changes.length > 0)
+    for (const change of fresh) for (const t of this.engine.applyTraits(change)) transitions.push(t);
+    if (fresh.length > 0)
       await this.store.updateAccountTraits(
-        changes.map((c) => ({
+        fresh.map((c) => ({
           accountId: c.accountId,
           source: c.source,
           effectiveAt: c.effectiveAt,

@@ -877,5 +877,40 @@ export function describeStoreContract(
         expect(taken).toMatchObject({ attempts: 2, possibleDuplicate: true });
       });
     });
+
+    describe('trait change log', () => {
+      it('appends idempotently by changeId and reads back in effective-time order', async () => {
+        const store = await open();
+        const change = (changeId: string, effectiveAt: number, traits: Record<string, unknown>) => ({
+          kind: 'traits' as const,
+          changeId,
+          accountId: 'acc-1',
+          source: 'crm' as const,
+          effectiveAt,
+          traits,
+        });
+        expect(
+          await store.appendTraitChanges([
+            change('c2', T0 + DAY, { employees: 50 }),
+            change('c1', T0, { employees: 40 }),
+          ]),
+        ).toEqual({
+          inserted: [true, true],
+        });
+        expect(
+          await store.appendTraitChanges([
+            change('c1', T0, { employees: 40 }),
+            change('c3', T0, { industry: 'SaaS' }),
+          ]),
+        ).toEqual({
+          inserted: [false, true],
+        });
+        expect(await store.readTraitChanges()).toEqual([
+          change('c1', T0, { employees: 40 }),
+          change('c3', T0, { industry: 'SaaS' }),
+          change('c2', T0 + DAY, { employees: 50 }),
+        ]);
+      });
+    });
   });
 }

@@ -1,4 +1,4 @@
-import type { EventType, Properties, TraitSource } from '../core/events/event.js';
+import type { EventType, Properties, TraitChange, TraitSource } from '../core/events/event.js';
 import type { Explanation, QualificationRecord, Transition } from '../core/engine/transition.js';
 
 /** An accepted event as it is written to the log: its identity fields and the canonical message JSON. */
@@ -165,6 +165,13 @@ export interface Store {
   loadQualifications(): Promise<readonly QualificationRecord[]>;
   listPqls(filter?: PqlFilter): Promise<readonly PqlRecord[]>;
   getPql(id: string): Promise<PqlRecord | undefined>;
+  /**
+   * Appends CRM/billing trait changes to the trait log, idempotently by changeId; `inserted[i]` says whether
+   * changes[i] was new. The log is what a restart replays (with the events) to rebuild point-in-time traits.
+   */
+  appendTraitChanges(changes: readonly TraitChange[]): Promise<{ readonly inserted: readonly boolean[] }>;
+  /** Every logged trait change, ordered by effective time, then arrival. */
+  readTraitChanges(): Promise<readonly TraitChange[]>;
   /** Merges trait updates into accounts (a later effectiveAt wins per trait and source). */
   updateAccountTraits(updates: readonly AccountTraitsUpdate[]): Promise<void>;
   /** Records activity bounds and counts for accounts (first/last seen, events). */

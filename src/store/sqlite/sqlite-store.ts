@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { OUTBOX_MIGRATION, SqliteOutbox } from './sqlite-outbox.js';
-import type { EventType, TraitSource } from '../../core/events/event.js';
+import type { EventType, TraitChange, TraitSource } from '../../core/events/event.js';
 import type {
   CorrectedTransition,
   ExpiredTransition,
@@ -146,6 +146,17 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   `,
   OUTBOX_MIGRATION,
+  `
+  CREATE TABLE trait_changes (
+    seq INTEGER PRIMARY KEY,
+    change_id TEXT NOT NULL UNIQUE,
+    account_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    effective_at INTEGER NOT NULL,
+    traits TEXT NOT NULL
+  );
+  CREATE INDEX trait_changes_by_time ON trait_changes (effective_at);
+  `,
 ];
 
 const CHECKPOINT_KEY = 'checkpoint_seq';
@@ -621,6 +632,46 @@ export class SqliteStore implements Store {
       contentHash: row.content_hash,
       source: row.source,
       createdAt: row.created_at,
+    }));
+  }
+
+  async appendTraitChanges(
+    changes: readonly TraitChange[],
+  ): Promise<{ readonly inserted: readonly boolean[] }> {
+    const insert = this.db.prepare(
+      'INSERT OR IGNORE INTO trait_changes (change_id, account_id, source, effective_at, traits) VALUES (?, ?, ?, ?, ?)',
+    );
+    const inserted = this.db
+      .transaction(() =>
+        changes.map(
+          (c) =>
+            insert.run(c.changeId, c.accountId, c.source, c.effectiveAt, JSON.stringify(c.traits)).changes >
+            0,
+        ),
+      )
+      .immediate();
+    return { inserted };
+  }
+
+  async readTraitChanges(): Promise<readonly TraitChange[]> {
+    const rows = this.db
+      .prepare(
+        'SELECT change_id, account_id, source, effective_at, traits FROM trait_changes ORDER BY effective_at, seq',
+      )
+      .all() as {
+      change_id: string;
+      account_id: string;
+      source: TraitSource;
+      effective_at: number;
+      traits: string;
+    }[];
+    return rows.map((r) => ({
+      kind: 'traits',
+      changeId: r.change_id,
+      accountId: r.account_id,
+      source: r.source,
+      effectiveAt: r.effective_at,
+      traits: JSON.parse(r.traits) as Record<string, unknown>,
     }));
   }
 
