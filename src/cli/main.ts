@@ -179,6 +179,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
                 accounts: result.accounts,
                 from: iso(result.firstEventAt),
                 to: iso(result.lastEventAt),
+                traitChanges: result.traitChanges,
+                warnings: result.warnings,
                 byDefinition: loaded.map((l) => ({
                   definitionId: l.definition.id,
                   pqls: pqls.filter((p) => p.definitionId === l.definition.id).length,
@@ -191,7 +193,11 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         );
         return;
       }
-      io.out(`${result.events} events over ${result.accounts} accounts (${result.rejected} rejected lines)`);
+      for (const warning of result.warnings) io.err(`warning: ${warning}`);
+      io.out(
+        `${result.events} events over ${result.accounts} accounts (${result.rejected} rejected lines), ` +
+          `${result.traitChanges} CRM and billing trait changes at their effective times`,
+      );
       for (const l of loaded) {
         const mine = pqls.filter((p) => p.definitionId === l.definition.id);
         io.out(`${l.definition.id}: ${mine.length} PQLs`);

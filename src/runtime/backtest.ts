@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { createEngine } from '../core/engine/create-engine.js';
 import type { Transition } from '../core/engine/transition.js';
-import type { ProductEvent } from '../core/events/event.js';
+import type { ProductEvent, TraitChange } from '../core/events/event.js';
 import { parseEventLine } from '../core/events/parse-event.js';
 import type { Definition } from '../core/definitions/definition.js';
+import { loadWorkspaceSources } from '../sources/joins/workspace-sources.js';
 import { readLines } from '../sources/read-lines.js';
 
 /** The outcome of replaying a workspace export through the engine. */
@@ -16,11 +17,16 @@ export interface BacktestResult {
   readonly accounts: number;
   readonly firstEventAt: number | undefined;
   readonly lastEventAt: number | undefined;
+  /** CRM and billing trait changes replayed at their effective times. */
+  readonly traitChanges: number;
+  /** Warnings from the CRM and billing files, including values that had no time (used as of the start). */
+  readonly warnings: readonly string[];
 }
 
 /**
- * Replays `DIR/events.ndjson` in time order through a fresh engine with the given definitions: exactly
- * what live detection would have done had the events arrived in time order.
+ * Replays `DIR/events.ndjson` in time order through a fresh engine with the given definitions, with the
+ * export's CRM and billing trait changes applied at their effective times (point in time: no leakage):
+ * exactly what live detection would have done had everything arrived in time order.
  */
 export async function backtestWorkspace(
   dir: string,
@@ -47,9 +53,24 @@ export async function backtestWorkspace(
   }
   // Replay evaluates in time order (a stable sort keeps file order for equal times).
   if (!sorted) events.sort((a, b) => a.timestamp - b.timestamp);
+  const warnings: string[] = [];
+  const { traitChanges } = await loadWorkspaceSources(dir, warnings);
   const engine = createEngine({ definitions, dedupeWindowMs: Infinity });
   const transitions: Transition[] = [];
-  for (const event of events) for (const t of engine.ingest(event)) transitions.push(t);
+  let nextChange = 0;
+  for (const event of events) {
+    while (
+      nextChange < traitChanges.length &&
+      (traitChanges[nextChange] as TraitChange).effectiveAt <= event.timestamp
+    ) {
+      for (const t of engine.applyTraits(traitChanges[nextChange] as TraitChange)) transitions.push(t);
+      nextChange++;
+    }
+    for (const t of engine.ingest(event)) transitions.push(t);
+  }
+  for (; nextChange < traitChanges.length; nextChange++) {
+    for (const t of engine.applyTraits(traitChanges[nextChange] as TraitChange)) transitions.push(t);
+  }
   const lastEventAt = events.length > 0 ? (events[events.length - 1] as ProductEvent).timestamp : undefined;
   if (lastEventAt !== undefined) for (const t of engine.tick(lastEventAt)) transitions.push(t);
   return {
@@ -60,5 +81,7 @@ export async function backtestWorkspace(
     accounts: engine.stats().accounts,
     firstEventAt: events[0]?.timestamp,
     lastEventAt,
+    traitChanges: traitChanges.length,
+    warnings,
   };
 }
