@@ -1,7 +1,10 @@
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { main, type CliIo } from './main.js';
 
 const T0 = Date.UTC(2026, 0, 5);
@@ -114,6 +117,52 @@ describe('pql import', () => {
     const report = JSON.parse(io.stdout.join('\n'));
     expect(report.files[0]).toMatchObject({ accepted: 0, duplicates: 10, rejected: 3 });
     expect(report.pqls).toBe(0);
+  });
+
+  it('is silent by default; with --alert it delivers one signed webhook per new PQL', async () => {
+    const { dir, definitions } = workspace();
+    const quiet = join(dir, '..', 'quiet');
+    await main(['import', dir, '--data-dir', quiet, '--definitions', definitions, '--json'], capture());
+    const quietStore = SqliteStore.open(join(quiet, 'pql.sqlite'));
+    expect(await quietStore.listAlerts()).toEqual([]);
+    await quietStore.close();
+
+    const ids: string[] = [];
+    const server: Server = createServer((req, res) => {
+      ids.push(String(req.headers['webhook-id']));
+      req.resume();
+      req.on('end', () => res.writeHead(200).end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    process.env['PQL_WEBHOOK_URL'] = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    process.env['PQL_WEBHOOK_SECRET'] = `whsec_${Buffer.from('x'.repeat(32)).toString('base64')}`;
+    try {
+      const io = capture();
+      const code = await main(
+        ['import', dir, '--data-dir', join(dir, '..', 'loud'), '--definitions', definitions, '--alert'],
+        io,
+      );
+      expect(code).toBe(0);
+      expect(ids).toEqual(['three-calls:acc-1:1/webhook']);
+      expect(io.stdout).toContain('alerts: 1 delivered, 0 still queued, 0 dead-lettered');
+    } finally {
+      delete process.env['PQL_WEBHOOK_URL'];
+      delete process.env['PQL_WEBHOOK_SECRET'];
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('--alert without a configured channel exits 2 and says what to set', async () => {
+    const { dir, definitions } = workspace();
+    const io = capture();
+    expect(
+      await main(
+        ['import', dir, '--data-dir', join(dir, '..', 'x'), '--definitions', definitions, '--alert'],
+        io,
+      ),
+    ).toBe(2);
+    expect(io.stderr.join('\n')).toContain('--alert: no alert channel is configured');
   });
 
   it('exits 2 with the message on stderr when the export is missing', async () => {

@@ -16,6 +16,10 @@ import { formatExplanation, iso, pqlJson } from './format-pql.js';
 import { startProgress } from './progress.js';
 import { runDemo } from './demo-command.js';
 import { registerAlertsCommand } from './alerts-command.js';
+import { alertingConfigFromEnv } from '../alerts/alerting-config.js';
+import { createAlerting, loadReps, type Alerting } from '../alerts/alerting-runtime.js';
+import type { DeliveryWorker } from '../alerts/delivery-worker.js';
+import { readOwnersCsv } from '../sources/crm/read-crm-files.js';
 import { printJoinSummary, registerJoinsCommand } from './joins-command.js';
 
 /** Where the CLI writes: stdout lines and stderr lines (swappable in tests). */
@@ -86,6 +90,47 @@ export function printImportReport(io: CliIo, report: ImportReport): void {
   io.out(`PQLs: ${report.pqls} new, ${report.corrections} corrected, ${report.expired} expired`);
 }
 
+/** Alerting for `pql import --alert`: channels from the environment, reps from the export's owners. */
+async function importAlerting(dir: string, dataDir: string): Promise<Alerting> {
+  const ownersCsv = join(dir, 'crm', 'owners.csv');
+  const reps = existsSync(ownersCsv)
+    ? (await readOwnersCsv(ownersCsv, [])).owners.map((o) => ({
+        ownerId: o.ownerId,
+        name: o.name ?? o.ownerId,
+        email: o.email,
+        slackUserId: o.slackUserId,
+        territory: o.territory,
+        weight: o.weight ?? 1,
+        away: o.away,
+      }))
+    : await loadReps(dataDir);
+  const alerting = createAlerting(alertingConfigFromEnv(), reps);
+  if (alerting === undefined) {
+    throw new CliInputError(
+      '--alert: no alert channel is configured; set PQL_SLACK_WEBHOOK_URL, PQL_SLACK_BOT_TOKEN, or PQL_WEBHOOK_URL with PQL_WEBHOOK_SECRET',
+    );
+  }
+  return alerting;
+}
+
+/** Runs the delivery worker until nothing is due (at most a minute); returns the outbox counts. */
+async function deliverOutbox(
+  worker: DeliveryWorker,
+  store: SqliteStore,
+): Promise<{ delivered: number; pending: number; dead: number }> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if ((await worker.runOnce()) > 0) continue;
+    const pending = await store.listAlerts({ status: 'pending', limit: 1 });
+    const next = pending[0]?.nextAttemptAt;
+    if (next === undefined || next - Date.now() > deadline - Date.now()) break;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(50, next - Date.now())));
+  }
+  const count = async (status: 'delivered' | 'pending' | 'dead'): Promise<number> =>
+    (await store.listAlerts({ status, limit: 1_000_000 })).length;
+  return { delivered: await count('delivered'), pending: await count('pending'), dead: await count('dead') };
+}
+
 function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command('pql')
     .description('Detect Product Qualified Leads from product events, CRM and billing.')
@@ -113,38 +158,52 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       'definition file or folder (default: PQL_DEFINITIONS, ./definitions or the examples)',
     )
     .option('--json', 'print the report as JSON')
-    .action(async (dir: string, options: { dataDir?: string; definitions?: string; json?: boolean }) => {
-      const json = options.json === true;
-      const definitions = await loadDefinitionsOrFail(definitionsPath(options.definitions));
-      if (!existsSync(dir)) throw new CliInputError(`${dir}: no such directory`);
-      const dataDir = options.dataDir ?? defaultDataDir();
-      const store = SqliteStore.open(join(dataDir, 'pql.sqlite'));
-      try {
-        const rebuild = startProgress('rebuilding state', 0, !json);
-        const detector = await Detector.open(store, definitions, {
-          onRebuildProgress: (n, total) => rebuild.update(n, total),
-        });
-        rebuild.stop();
-        const bar = startProgress('importing events', 0, !json);
-        const report = await importWorkspace(dir, detector, {
-          rejectsDir: join(dataDir, 'rejects'),
-          dataDir,
-          onProgress: (_file, read, total) => bar.update(read, total),
-        });
-        bar.stop();
-        if (json)
-          io.out(
-            JSON.stringify(
-              { files: report.files, warnings: report.warnings, pqls: report.pqls, joins: report.joins },
-              null,
-              2,
-            ),
-          );
-        else printImportReport(io, report);
-      } finally {
-        await store.close();
-      }
-    });
+    .option('--alert', 'send alerts for the PQLs this import finds (imports are silent by default)')
+    .action(
+      async (
+        dir: string,
+        options: { dataDir?: string; definitions?: string; json?: boolean; alert?: boolean },
+      ) => {
+        const json = options.json === true;
+        const definitions = await loadDefinitionsOrFail(definitionsPath(options.definitions));
+        if (!existsSync(dir)) throw new CliInputError(`${dir}: no such directory`);
+        const dataDir = options.dataDir ?? defaultDataDir();
+        const alerting = options.alert === true ? await importAlerting(dir, dataDir) : undefined;
+        const store = SqliteStore.open(join(dataDir, 'pql.sqlite'));
+        try {
+          const rebuild = startProgress('rebuilding state', 0, !json);
+          const detector = await Detector.open(store, definitions, {
+            onRebuildProgress: (n, total) => rebuild.update(n, total),
+            ...(alerting === undefined ? {} : { alerting: alerting.detectorOption }),
+          });
+          rebuild.stop();
+          const bar = startProgress('importing events', 0, !json);
+          const report = await importWorkspace(dir, detector, {
+            rejectsDir: join(dataDir, 'rejects'),
+            dataDir,
+            onProgress: (_file, read, total) => bar.update(read, total),
+          });
+          bar.stop();
+          if (json)
+            io.out(
+              JSON.stringify(
+                { files: report.files, warnings: report.warnings, pqls: report.pqls, joins: report.joins },
+                null,
+                2,
+              ),
+            );
+          else printImportReport(io, report);
+          if (alerting !== undefined) {
+            const delivered = await deliverOutbox(alerting.createWorker(store), store);
+            (json ? io.err : io.out)(
+              `alerts: ${delivered.delivered} delivered, ${delivered.pending} still queued, ${delivered.dead} dead-lettered`,
+            );
+          }
+        } finally {
+          await store.close();
+        }
+      },
+    );
 
   registerJoinsCommand(program, io);
 
