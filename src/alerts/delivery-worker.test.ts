@@ -260,4 +260,26 @@ describe('Slack channels', () => {
     expect(run.at()).toBe(T0 + 2000);
     expect(JSON.parse(r.received[0]!.body)).toMatchObject({ text: expect.stringContaining('New PQL') });
   });
+
+  it('a burst of 500 qualifications to one Slack target becomes one digest message, within Slack limits', async () => {
+    const r = await receiver([ok]);
+    const store = SqliteStore.open(':memory:');
+    await enqueue(
+      store,
+      'slack-webhook',
+      Array.from({ length: 500 }, (_, i) => `acc-${i}`),
+    );
+    const run = worker(store, new SlackWebhookChannel(r.url));
+    await run.w.runOnce();
+    expect(r.received).toHaveLength(1);
+    expect(await store.listAlerts({ status: 'delivered', limit: 1000 })).toHaveLength(500);
+    const digest = JSON.parse(r.received[0]!.body) as {
+      text: string;
+      blocks: { type: string; text?: { text: string } }[];
+    };
+    expect(digest.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: '500 new PQLs' } });
+    expect(digest.blocks.length).toBeLessThanOrEqual(50);
+    for (const block of digest.blocks) expect(block.text?.text.length ?? 0).toBeLessThanOrEqual(3000);
+    expect(JSON.stringify(digest.blocks)).toContain('Acme');
+  });
 });

@@ -21,6 +21,11 @@ export interface DeliveryWorkerOptions {
   readonly batchSize?: number;
   /** Token bucket per target of a paced channel (Slack): default 1 message per second, burst 3. */
   readonly pacing?: { readonly perSecond: number; readonly burst: number };
+  /**
+   * A paced target with at least this many alerts due at once (a burst) gets one digest message instead
+   * of one ping each; default 10.
+   */
+  readonly digestThreshold?: number;
   /** Fault-injection point, awaited just before each send (tests kill the process here). */
   readonly beforeSend?: (alert: AlertRecord) => Promise<void>;
   /** Called after every attempt, for metrics and logs (never with e-mail addresses). */
@@ -59,15 +64,61 @@ export class DeliveryWorker {
     const claimed = await o.store.claimAlerts(
       this.workerId,
       this.now(),
-      o.batchSize ?? 20,
+      o.batchSize ?? 500,
       o.leaseMs ?? 60_000,
     );
+    const bursts = new Map<string, AlertRecord[]>();
+    const singles: AlertRecord[] = [];
     for (const alert of claimed) {
+      const channel = o.channels.get(alert.channel);
+      if (channel?.paced === true && channel.sendDigest !== undefined) {
+        const key = `${alert.channel}\u0000${alert.target}`;
+        const group = bursts.get(key) ?? [];
+        group.push(alert);
+        bursts.set(key, group);
+      } else singles.push(alert);
+    }
+    for (const group of bursts.values()) {
+      if (group.length >= (o.digestThreshold ?? 10)) await this.sendDigest(group);
+      else singles.push(...group);
+    }
+    for (const alert of singles) {
       const outcome = await this.attempt(alert);
       await o.store.completeAlert(alert.id, this.workerId, outcome);
       o.onAttempt?.(alert, outcome);
     }
     return claimed.length;
+  }
+
+  /** One digest message for a burst of alerts to one paced target; its outcome applies to each alert. */
+  private async sendDigest(group: readonly AlertRecord[]): Promise<void> {
+    const first = group[0] as AlertRecord;
+    const channel = this.options.channels.get(first.channel) as Channel;
+    const endpoint = `${first.channel}\u0000${first.target}`;
+    let outcome: AlertOutcome;
+    const wait = this.takeToken(endpoint);
+    if (this.disabledEndpoints.has(endpoint))
+      outcome = { kind: 'disabled', error: 'endpoint disabled after HTTP 410' };
+    else if (wait > 0) outcome = { kind: 'deferred', at: this.now() + wait };
+    else {
+      for (const alert of group) await this.options.beforeSend?.(alert);
+      const alerts = group.map((r) => ({ ...(r.payload as Alert), id: r.pqlId }));
+      let result: SendResult;
+      try {
+        result = await (channel.sendDigest as NonNullable<Channel['sendDigest']>).call(
+          channel,
+          alerts,
+          first.target,
+        );
+      } catch (error) {
+        result = { kind: 'retry', error: error instanceof Error ? error.message : String(error) };
+      }
+      outcome = this.outcomeFor(first, result, endpoint);
+    }
+    for (const alert of group) {
+      await this.options.store.completeAlert(alert.id, this.workerId, outcome);
+      this.options.onAttempt?.(alert, outcome);
+    }
   }
 
   private async attempt(record: AlertRecord): Promise<AlertOutcome> {

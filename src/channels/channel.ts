@@ -25,6 +25,8 @@ export interface Channel {
   /** Paced channels (Slack) get a token bucket per target in the delivery worker. */
   readonly paced: boolean;
   send(delivery: Delivery): Promise<SendResult>;
+  /** Sends several alerts for one target as one digest message (paced channels, during a burst). */
+  sendDigest?(alerts: readonly Alert[], target: string): Promise<SendResult>;
 }
 
 /** Parses a Retry-After header (seconds or an HTTP date) to milliseconds from `now`. */

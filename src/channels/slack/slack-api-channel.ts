@@ -1,5 +1,6 @@
 import { ErrorCode, WebClient, type WebAPICallError } from '@slack/web-api';
-import { renderSlackMessage } from '../../core/alerts/slack-message.js';
+import type { Alert } from '../../core/alerts/alert.js';
+import { renderSlackDigest, renderSlackMessage, type SlackMessage } from '../../core/alerts/slack-message.js';
 import type { Channel, Delivery, SendResult } from '../channel.js';
 
 /** Options of the Slack Web API channel. */
@@ -33,9 +34,16 @@ export class SlackApiChannel implements Channel {
   }
 
   async send(delivery: Delivery): Promise<SendResult> {
-    const channel = delivery.target !== '' ? delivery.target : this.options.defaultChannel;
+    return this.post(delivery.target, renderSlackMessage(delivery.alert));
+  }
+
+  async sendDigest(alerts: readonly Alert[], target: string): Promise<SendResult> {
+    return this.post(target, renderSlackDigest(alerts));
+  }
+
+  private async post(target: string, message: SlackMessage): Promise<SendResult> {
+    const channel = target !== '' ? target : this.options.defaultChannel;
     if (channel === undefined) return { kind: 'rejected', error: 'no Slack channel or user to send to' };
-    const message = renderSlackMessage(delivery.alert);
     try {
       await this.client.chat.postMessage({
         channel,

@@ -1,4 +1,5 @@
-import { renderSlackMessage } from '../../core/alerts/slack-message.js';
+import type { Alert } from '../../core/alerts/alert.js';
+import { renderSlackDigest, renderSlackMessage } from '../../core/alerts/slack-message.js';
 import type { Channel, Delivery, SendResult } from '../channel.js';
 import { postJson } from '../channel.js';
 
@@ -16,5 +17,8 @@ export class SlackWebhookChannel implements Channel {
   async send(delivery: Delivery): Promise<SendResult> {
     const message = renderSlackMessage(delivery.alert);
     return postJson(this.url, JSON.stringify(message), {}, this.timeoutMs, this.now);
+  }
+  async sendDigest(alerts: readonly Alert[]): Promise<SendResult> {
+    return postJson(this.url, JSON.stringify(renderSlackDigest(alerts)), {}, this.timeoutMs, this.now);
   }
 }

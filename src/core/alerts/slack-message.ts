@@ -126,3 +126,47 @@ export function renderSlackMessage(alert: Alert): SlackMessage {
   const text = `${title} — ${alert.definitionName}; owner ${alert.owner.name ?? 'unassigned'}${alert.nextStep === undefined ? '' : `. Next: ${alert.nextStep}`}`;
   return { text: truncate(text, SLACK_LIMITS.sectionText), blocks: limited };
 }
+
+/** Renders a burst of alerts for one Slack target as one digest message (instead of one ping each). */
+export function renderSlackDigest(alerts: readonly Alert[]): SlackMessage {
+  const title = `${alerts.length} new PQLs`;
+  const lines = alerts.map((a) => {
+    const name = mrkdwn(a.accountName ?? a.accountId);
+    const link = a.accountUrl === undefined ? name : `<${a.accountUrl}|${name}>`;
+    return `• ${link} — ${mrkdwn(a.definitionName)} (${day(a.qualifiedAt)}), owner ${mrkdwn(a.owner.name ?? 'unassigned')}`;
+  });
+  const blocks: SlackBlock[] = [{ type: 'header', text: { type: 'plain_text', text: title } }];
+  // Sections of at most 3,000 characters, within the 50-block limit (header + sections + context).
+  let current = '';
+  let shown = 0;
+  for (const line of lines) {
+    if (current.length + line.length + 1 > SLACK_LIMITS.sectionText) {
+      if (blocks.length >= SLACK_LIMITS.blocks - 2) break;
+      blocks.push({ type: 'section', text: { type: 'mrkdwn', text: current } });
+      current = '';
+    }
+    current = current === '' ? line : `${current}\n${line}`;
+    shown++;
+  }
+  if (current !== '') blocks.push({ type: 'section', text: { type: 'mrkdwn', text: current } });
+  const more = alerts.length - shown;
+  blocks.push({
+    type: 'context',
+    elements: [
+      {
+        type: 'mrkdwn',
+        text:
+          more > 0
+            ? `…and ${more} more (truncated); see the PQL queue`
+            : 'Sent as one digest because they came in a burst',
+      },
+    ],
+  });
+  return {
+    text: `${title}: ${alerts
+      .slice(0, 5)
+      .map((a) => a.accountName ?? a.accountId)
+      .join(', ')}${alerts.length > 5 ? ', …' : ''}`,
+    blocks,
+  };
+}
