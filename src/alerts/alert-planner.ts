@@ -83,7 +83,15 @@ export function createAlertPlanner(
         traits,
         signupAt: summary?.signupAt,
         lastSeenAt: summary?.lastEventAt,
-        people: [],
+        people: options.engine
+          .accountUsers(t.accountId)
+          .slice(0, 10)
+          .map(({ userId, events }) => {
+            const user = options.engine.userTraits(userId);
+            const email = typeof user?.['email'] === 'string' ? user['email'] : undefined;
+            const name = typeof user?.['name'] === 'string' ? user['name'] : undefined;
+            return { userId, email, name, events };
+          }),
         ...(options.dashboardUrl === undefined
           ? { dashboardUrl: undefined }
           : { dashboardUrl: options.dashboardUrl }),

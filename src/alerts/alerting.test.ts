@@ -109,7 +109,20 @@ describe('alerting end to end', () => {
     await store.updateAccountTraits([
       { accountId: 'acc-1', source: 'crm', effectiveAt: T0, traits: { name: 'Acme' } },
     ]);
-    await detector.ingest([call('acc-1', 1), call('acc-1', 2), call('acc-1', 3)]);
+    await detector.ingest([
+      {
+        type: 'identify',
+        messageId: 'id-1',
+        userId: 'acc-1-u',
+        anonymousId: undefined,
+        timestamp: T0,
+        contextGroupId: undefined,
+        traits: { email: 'ana@acme.test', name: 'Ana Acme' },
+      },
+      call('acc-1', 1),
+      call('acc-1', 2),
+      call('acc-1', 3),
+    ]);
     const [queued] = await store.listAlerts();
     expect(queued).toMatchObject({ id: 'calls:acc-1:1/webhook', status: 'pending' });
     const worker = new DeliveryWorker({ store, channels });
@@ -124,6 +137,7 @@ describe('alerting end to end', () => {
         accountName: 'Acme',
         owner: { ownerId: 'o2', name: 'Ben', reason: 'round-robin' },
         nextStep: 'Say hi to Acme (2 calls)',
+        people: [{ userId: 'acc-1-u', email: 'ana@acme.test', name: 'Ana Acme', events: 3 }],
         accountUrl: 'http://localhost:7070/#/accounts/acc-1',
       },
     });

@@ -142,6 +142,7 @@ export class AccountEngine {
       signupChanged = account.createdAt === undefined;
     }
     if (isActivityType(event.type)) {
+      account.noteUser(event.userId, detachString);
       const matches = this.registry.match(event);
       const eventId = matches.count > 0 ? detachString(event.messageId) : event.messageId;
       for (let i = 0; i < matches.count; i++) {

@@ -35,6 +35,9 @@ export class AccountState {
   eventCount = 0;
   /** Bumped on every change; caches of derived values (anchors) are valid for one version. */
   version = 0;
+  /** Users with activity in the account and their activity counts (parallel arrays; users are few). */
+  userIds: string[] | undefined = undefined;
+  userEvents: number[] | undefined = undefined;
   /** The next deadline registered in the engine's timer queue. */
   scheduledDeadline = Number.POSITIVE_INFINITY;
 
@@ -57,6 +60,18 @@ export class AccountState {
       this.logs[stream.index] = log;
     }
     return log;
+  }
+
+  /** Counts one activity event of `userId` (kept as given: the caller detaches long-lived strings). */
+  noteUser(userId: string, detach: (text: string) => string): void {
+    const ids = (this.userIds ??= []);
+    const counts = (this.userEvents ??= []);
+    const at = ids.indexOf(userId);
+    if (at >= 0) counts[at] = (counts[at] as number) + 1;
+    else {
+      ids.push(detach(userId));
+      counts.push(1);
+    }
   }
 
   /** The state of a definition, created on first use. */

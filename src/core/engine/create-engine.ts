@@ -49,6 +49,8 @@ export interface Engine {
   accountIds(): readonly string[];
   /** Sign-up, activity bounds and latest traits of an account. */
   accountSummary(accountId: string): AccountSummary | undefined;
+  /** Users active in the account with their activity counts, most active first (the people behind a PQL). */
+  accountUsers(accountId: string): readonly { readonly userId: string; readonly events: number }[];
   /** The user's latest identify traits (email, name), for alerts; never logged. */
   userTraits(userId: string): Readonly<Record<string, unknown>> | undefined;
   stats(): EngineStats;
@@ -131,6 +133,14 @@ export function createEngine(options: EngineOptions): Engine {
         eventCount: account.eventCount,
         traits: account.traits.latest(precedence),
       };
+    },
+    accountUsers(accountId) {
+      const account = accounts.account(accountId);
+      const ids = account?.userIds ?? [];
+      const counts = account?.userEvents ?? [];
+      return ids
+        .map((userId, i) => ({ userId, events: counts[i] as number }))
+        .sort((a, b) => b.events - a.events);
     },
     userTraits(userId) {
       return identity.userTraits(userId);
