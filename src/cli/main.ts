@@ -21,6 +21,8 @@ import { createAlerting, loadReps, type Alerting } from '../alerts/alerting-runt
 import type { DeliveryWorker } from '../alerts/delivery-worker.js';
 import { readOwnersCsv } from '../sources/crm/read-crm-files.js';
 import { printJoinSummary, registerJoinsCommand } from './joins-command.js';
+import { runServe } from './serve-command.js';
+import type { ServeFlags } from '../config/server-config.js';
 
 /** Where the CLI writes: stdout lines and stderr lines (swappable in tests). */
 export interface CliIo {
@@ -266,6 +268,21 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         }
         if (mine.length > 5) io.out(`  ... and ${mine.length - 5} more (use --json for all)`);
       }
+    });
+
+  program
+    .command('serve')
+    .description('serve the Segment and PostHog ingest APIs, live detection and the read API')
+    .option('--port <port>', 'port to listen on (default: PQL_PORT, pql.yaml or 7070)')
+    .option('--host <host>', 'address to bind (default 0.0.0.0)')
+    .option('--data-dir <dir>', 'store directory (default: PQL_DATA_DIR, pql.yaml or .pql/data)')
+    .option(
+      '--definitions <path>',
+      'definition file or folder (default: PQL_DEFINITIONS, ./definitions or the examples)',
+    )
+    .option('--config <file>', 'configuration file (default: ./pql.yaml when present)')
+    .action(async (options: ServeFlags) => {
+      await runServe(options, io);
     });
 
   program

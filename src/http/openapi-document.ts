@@ -1,0 +1,277 @@
+/** The hand-written OpenAPI 3.1 description of every route of `pql serve`. */
+export function openApiDocument(): Record<string, unknown> {
+  const error = { $ref: '#/components/schemas/Error' };
+  const errors = (...codes: number[]): Record<string, unknown> =>
+    Object.fromEntries(
+      codes.map((c) => [
+        String(c),
+        { description: ERROR_TEXT[c] ?? 'error', content: { 'application/json': { schema: error } } },
+      ]),
+    );
+  const json = (schema: Record<string, unknown>, description = 'OK'): Record<string, unknown> => ({
+    description,
+    content: { 'application/json': { schema } },
+  });
+  const segment = (type: string): Record<string, unknown> => ({
+    post: {
+      tags: ['ingest: Segment'],
+      summary: `Segment ${type} call`,
+      security: [{ writeKeyBasic: [] }, {}],
+      requestBody: {
+        required: true,
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/SegmentMessage' } } },
+      },
+      responses: {
+        '200': json({ $ref: '#/components/schemas/IngestResult' }),
+        ...errors(400, 401, 413, 415, 429, 503),
+      },
+    },
+  });
+  const posthog = {
+    post: {
+      tags: ['ingest: PostHog'],
+      summary:
+        'PostHog capture: { api_key, batch: [...] }, an array, or one event with api_key; gzip bodies accepted',
+      parameters: [
+        { name: 'compression', in: 'query', required: false, schema: { enum: ['gzip-js', 'gzip'] } },
+      ],
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
+      responses: {
+        '200': json({ $ref: '#/components/schemas/IngestResult' }),
+        ...errors(400, 401, 413, 415, 429, 503),
+      },
+    },
+  };
+  const admin = [{ adminBearer: [] }];
+  const limit = {
+    name: 'limit',
+    in: 'query',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: 1000 },
+  };
+  const definition = { name: 'definition', in: 'query', required: false, schema: { type: 'string' } };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'PQL ingest and read API',
+      version: '0.1.0',
+      description:
+        'Segment- and PostHog-compatible ingest, live PQL stream and read API of `pql serve`. See docs/http.md.',
+    },
+    paths: {
+      ...Object.fromEntries(
+        ['track', 'identify', 'group', 'page', 'screen', 'alias'].map((t) => [`/v1/${t}`, segment(t)]),
+      ),
+      '/v1/batch': {
+        post: {
+          tags: ['ingest: Segment'],
+          summary: 'Segment batch: up to 500 KB; batch-level context and sentAt apply to every message',
+          security: [{ writeKeyBasic: [] }, {}],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['batch'],
+                  properties: {
+                    batch: { type: 'array', items: { $ref: '#/components/schemas/SegmentMessage' } },
+                    context: { type: 'object' },
+                    sentAt: { type: 'string', format: 'date-time' },
+                    writeKey: { type: 'string' },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            '200': json({ $ref: '#/components/schemas/IngestResult' }),
+            ...errors(400, 401, 413, 415, 429, 503),
+          },
+        },
+      },
+      '/batch/': posthog,
+      '/capture/': posthog,
+      '/e/': posthog,
+      '/i/v0/e/': posthog,
+      '/api/pqls': {
+        get: {
+          summary: 'PQLs, newest qualification first',
+          security: admin,
+          parameters: [
+            definition,
+            { name: 'status', in: 'query', required: false, schema: { enum: ['open', 'expired'] } },
+            {
+              name: 'since',
+              in: 'query',
+              required: false,
+              description: 'qualifiedAt >= since (ISO-8601 or epoch ms)',
+              schema: { type: 'string' },
+            },
+            limit,
+          ],
+          responses: {
+            '200': json({
+              type: 'object',
+              properties: { pqls: { type: 'array', items: { $ref: '#/components/schemas/Pql' } } },
+            }),
+            ...errors(400, 401, 403, 404),
+          },
+        },
+      },
+      '/api/accounts/{id}': {
+        get: {
+          summary:
+            'An account: traits, activity, clause-by-clause state per definition (value vs threshold, missing), its PQLs',
+          security: admin,
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': json({ type: 'object' }), ...errors(401, 403, 404) },
+        },
+      },
+      '/api/near-pqls': {
+        get: {
+          summary: 'Accounts closest to qualifying (mean clause progress), with what is missing',
+          security: admin,
+          parameters: [definition, limit],
+          responses: {
+            '200': json({
+              type: 'object',
+              properties: { nearPqls: { type: 'array', items: { type: 'object' } } },
+            }),
+            ...errors(400, 401, 403, 404),
+          },
+        },
+      },
+      '/api/definitions': {
+        get: {
+          summary: 'Live definitions with their versions',
+          security: admin,
+          responses: { '200': json({ type: 'object' }), ...errors(401, 403) },
+        },
+      },
+      '/api/stats': {
+        get: {
+          summary: 'Ingest and engine statistics',
+          security: admin,
+          responses: { '200': json({ type: 'object' }), ...errors(401, 403) },
+        },
+      },
+      '/api/stream': {
+        get: {
+          summary:
+            'Server-Sent Events: `pql` for each new PQL (after it is committed), `corrected`, `expired`',
+          security: admin,
+          responses: {
+            '200': {
+              description: 'an event stream',
+              content: { 'text/event-stream': { schema: { type: 'string' } } },
+            },
+            ...errors(401, 403),
+          },
+        },
+      },
+      '/api/openapi.json': {
+        get: { summary: 'This document', responses: { '200': json({ type: 'object' }) } },
+      },
+      '/healthz': { get: { summary: 'Liveness', responses: { '200': json({ type: 'object' }) } } },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics',
+          responses: {
+            '200': { description: 'text format', content: { 'text/plain': { schema: { type: 'string' } } } },
+          },
+        },
+      },
+    },
+    components: {
+      securitySchemes: {
+        writeKeyBasic: {
+          type: 'http',
+          scheme: 'basic',
+          description: 'the write key as the username, no password',
+        },
+        adminBearer: { type: 'http', scheme: 'bearer', description: 'the admin token (PQL_ADMIN_TOKEN)' },
+      },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['code', 'message', 'path'],
+              properties: { code: { type: 'string' }, message: { type: 'string' }, path: { type: 'string' } },
+            },
+            rejected: { type: 'array', items: { $ref: '#/components/schemas/Rejection' } },
+          },
+        },
+        Rejection: {
+          type: 'object',
+          required: ['index', 'code', 'path', 'message'],
+          properties: {
+            index: { type: 'integer' },
+            code: { type: 'string' },
+            path: { type: 'string' },
+            message: { type: 'string' },
+          },
+        },
+        IngestResult: {
+          type: 'object',
+          properties: {
+            success: { type: 'boolean', description: 'Segment endpoints' },
+            status: { type: 'integer', description: 'PostHog endpoints (1)' },
+            accepted: { type: 'integer' },
+            rejected: { type: 'array', items: { $ref: '#/components/schemas/Rejection' } },
+          },
+        },
+        SegmentMessage: {
+          type: 'object',
+          properties: {
+            type: { enum: ['track', 'identify', 'group', 'page', 'screen', 'alias'] },
+            messageId: { type: 'string' },
+            userId: { type: ['string', 'number'] },
+            anonymousId: { type: ['string', 'number'] },
+            event: { type: 'string' },
+            name: { type: 'string' },
+            groupId: { type: ['string', 'number'] },
+            previousId: { type: ['string', 'number'] },
+            properties: { type: 'object' },
+            traits: { type: 'object' },
+            context: { type: 'object', properties: { groupId: { type: ['string', 'number'] } } },
+            timestamp: { type: ['string', 'number'] },
+            originalTimestamp: { type: ['string', 'number'] },
+            sentAt: { type: ['string', 'number'] },
+            writeKey: { type: 'string' },
+          },
+        },
+        Pql: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            accountId: { type: 'string' },
+            definitionId: { type: 'string' },
+            definitionVersion: { type: 'integer' },
+            status: { enum: ['open', 'expired'] },
+            qualifiedAt: { type: 'string', format: 'date-time' },
+            detectedAt: { type: 'string', format: 'date-time' },
+            expiredAt: { type: ['string', 'null'], format: 'date-time' },
+            triggerEventId: { type: ['string', 'null'] },
+            corrections: { type: 'array', items: { type: 'string', format: 'date-time' } },
+            explanation: { type: 'object' },
+          },
+        },
+      },
+    },
+  };
+}
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'bad input, with the reason (and `rejected` for messages)',
+  401: 'missing or unknown key or token',
+  403: 'the token may not read',
+  404: 'not found',
+  413: 'body larger than the limit (raw or decoded)',
+  415: 'unsupported Content-Encoding',
+  429: 'rate limited; see Retry-After',
+  503: 'the store cannot keep up; see Retry-After',
+};

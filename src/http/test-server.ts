@@ -1,0 +1,88 @@
+/** Test support: a real server on port 0 over a temporary SQLite store (tests only). */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadDefinitionsFromPath } from '../config/definition-files.js';
+import { createServerConfig, type ServerConfig } from '../config/server-config.js';
+import { Detector } from '../runtime/detector.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { createServer, type PqlServer } from './create-server.js';
+
+export const TEST_WRITE_KEY = 'wk_test_1';
+export const TEST_ADMIN_TOKEN = 'admin_test_token';
+
+/** Qualifies an account at its third "API Call Made". */
+export const TEST_DEFINITION = `id: api-active
+name: API active
+signals:
+  calls: { event: API Call Made, count: { gte: 3 } }
+qualify: { all: [calls] }
+`;
+
+/** A running test server and what it runs on. */
+export interface TestServer {
+  readonly url: string;
+  readonly server: PqlServer;
+  readonly store: SqliteStore;
+  readonly detector: Detector;
+  stop(): Promise<void>;
+}
+
+/** Starts a server on 127.0.0.1 port 0 with a fresh temporary data directory and the test definition. */
+export async function startTestServer(
+  overrides: Partial<ServerConfig> = {},
+  options: { readonly slowAppendMs?: number } = {},
+): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'pql-http-'));
+  writeFileSync(join(dir, 'api-active.yaml'), TEST_DEFINITION);
+  const loaded = await loadDefinitionsFromPath(join(dir, 'api-active.yaml'));
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+  const store = SqliteStore.open(join(dir, 'pql.sqlite'));
+  // A store that takes `slowAppendMs` per append, to stand for a disk that cannot keep up.
+  const slow = options.slowAppendMs;
+  const detectorStore =
+    slow === undefined
+      ? store
+      : new Proxy(store, {
+          get(target, property, receiver) {
+            if (property === 'appendEvents') {
+              return async (events: Parameters<SqliteStore['appendEvents']>[0]) => {
+                await new Promise((resolve) => setTimeout(resolve, slow));
+                return target.appendEvents(events);
+              };
+            }
+            const value: unknown = Reflect.get(target, property, receiver);
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+  const detector = await Detector.open(detectorStore, loaded.definitions);
+  const config = createServerConfig({
+    dataDir: dir,
+    writeKeys: [TEST_WRITE_KEY],
+    adminToken: TEST_ADMIN_TOKEN,
+    tickIntervalMs: 0,
+    ...overrides,
+  });
+  const server = createServer({ detector, config, logger: pino({ level: 'silent' }) });
+  const url = await server.listen(0, '127.0.0.1');
+  return {
+    url,
+    server,
+    store,
+    detector,
+    async stop() {
+      await server.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `Authorization: Basic` with the write key as username (and the colon, as Segment's SDKs send it). */
+export function basicAuth(key: string, colon = true): string {
+  return `Basic ${Buffer.from(colon ? `${key}:` : key).toString('base64')}`;
+}
+
+/** Headers of an admin read. */
+export const ADMIN_HEADERS = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
