@@ -20,7 +20,7 @@ export interface AlertingConfig {
   readonly dashboardUrl?: string | undefined;
 }
 
-/** Reads PQL_SLACK_WEBHOOK_URL, PQL_SLACK_BOT_TOKEN, PQL_SLACK_API_URL, PQL_SLACK_CHANNEL, PQL_WEBHOOK_URL, PQL_WEBHOOK_SECRET. */
+/** Reads PQL_SLACK_WEBHOOK_URL, PQL_SLACK_BOT_TOKEN, PQL_SLACK_API_URL, PQL_SLACK_CHANNEL, PQL_WEBHOOK_URL, PQL_WEBHOOK_SECRET, PQL_DASHBOARD_URL. */
 export function alertingConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AlertingConfig {
   return {
     slackWebhookUrl: env['PQL_SLACK_WEBHOOK_URL'],
@@ -29,6 +29,7 @@ export function alertingConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Ale
     slackChannel: env['PQL_SLACK_CHANNEL'],
     webhookUrl: env['PQL_WEBHOOK_URL'],
     webhookSecret: env['PQL_WEBHOOK_SECRET'],
+    dashboardUrl: env['PQL_DASHBOARD_URL'],
   };
 }
 

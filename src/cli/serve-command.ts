@@ -1,16 +1,30 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { alertingConfigFromEnv } from '../alerts/alerting-config.js';
+import { createAlerting, loadReps } from '../alerts/alerting-runtime.js';
+import type { DeliveryWorker } from '../alerts/delivery-worker.js';
+import type { LoadedDefinition } from '../config/definition-files.js';
+import { formatDefinitionFileProblem } from '../config/definition-files.js';
 import { loadServerConfig, ServerConfigError, type ServeFlags } from '../config/server-config.js';
 import { createServer } from '../http/create-server.js';
-import { Detector } from '../runtime/detector.js';
+import { DefinitionCatalog } from '../runtime/definition-catalog.js';
+import { Detector, type DetectorOptions } from '../runtime/detector.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import { CliInputError, definitionsPath, loadDefinitionsOrFail, type CliIo } from './main.js';
+import { CliInputError, definitionsPath, type CliIo } from './main.js';
+
+/** What `runServe` prints beyond the defaults (the demo adds its own lines). */
+export interface ServeExtras {
+  /** Resolves when the server should stop (tests); SIGINT/SIGTERM otherwise. */
+  readonly stop?: Promise<unknown>;
+  /** Called once listening, with the base URL and the admin token (the demo prints how to open it). */
+  readonly onListening?: (url: string, adminToken: string, writeKeys: readonly string[]) => void;
+}
 
 /**
- * `pql serve`: opens the embedded store, rebuilds detection state, serves the ingest and read APIs until
- * SIGINT/SIGTERM, then drains in-flight requests and commits before closing the store.
+ * `pql serve`: opens the embedded store, rebuilds detection state, serves the ingest and read APIs and
+ * delivers alerts until SIGINT/SIGTERM, then drains in-flight requests and commits before closing the store.
  */
-export async function runServe(flags: ServeFlags, io: CliIo, stop?: Promise<unknown>): Promise<void> {
+export async function runServe(flags: ServeFlags, io: CliIo, extras: ServeExtras = {}): Promise<void> {
   let resolved;
   try {
     resolved = loadServerConfig(flags);
@@ -19,14 +33,39 @@ export async function runServe(flags: ServeFlags, io: CliIo, stop?: Promise<unkn
     throw error;
   }
   const { config, generated } = resolved;
-  const definitions = await loadDefinitionsOrFail(definitionsPath(config.definitions));
+  const opened = await DefinitionCatalog.open(definitionsPath(config.definitions));
+  if (!opened.ok) throw new CliInputError(opened.problems.map(formatDefinitionFileProblem).join('\n'));
+  const catalog = opened.catalog;
   const logger = pino({ level: process.env['PQL_LOG_LEVEL'] ?? 'info', base: { service: 'pql' } });
+  const alerting = createAlerting(
+    {
+      ...alertingConfigFromEnv(),
+      dashboardUrl: process.env['PQL_DASHBOARD_URL'] ?? `http://localhost:${config.port}`,
+    },
+    await loadReps(config.dataDir),
+  );
   const store = SqliteStore.open(join(config.dataDir, 'pql.sqlite'), { synchronous: config.synchronous });
+  let worker: DeliveryWorker | undefined;
   try {
-    const detector = await Detector.open(store, definitions, { allowedLatenessMs: config.allowedLatenessMs });
-    const server = createServer({ detector, config, logger });
+    const detectorOptions: DetectorOptions = {
+      allowedLatenessMs: config.allowedLatenessMs,
+      ...(alerting === undefined ? {} : { alerting: alerting.detectorOption }),
+    };
+    const reopen = (definitions: readonly LoadedDefinition[]): Promise<Detector> =>
+      Detector.open(store, definitions, detectorOptions);
+    const detector = await reopen(catalog.definitions);
+    const server = createServer({ detector, config, logger, catalog, reopen });
     const url = await server.listen();
-    io.out(`pql serve: listening on ${url} (${definitions.length} definitions, data in ${config.dataDir})`);
+    worker = alerting?.createWorker(store);
+    worker?.start();
+    io.out(
+      `pql serve: listening on ${url} (${catalog.definitions.length} definitions from ${catalog.path}, data in ${config.dataDir})`,
+    );
+    io.out(
+      alerting === undefined
+        ? 'alerts: no channel configured (PQL_SLACK_WEBHOOK_URL, PQL_SLACK_BOT_TOKEN or PQL_WEBHOOK_URL); PQLs are still detected and listed'
+        : `alerts: delivering to ${alerting.channelNames.join(', ')}`,
+    );
     // Secrets are printed once, when generated, on the terminal only; they never go to the log.
     if (generated.adminToken)
       io.out(
@@ -36,12 +75,13 @@ export async function runServe(flags: ServeFlags, io: CliIo, stop?: Promise<unkn
       io.out(
         `write key (generated, kept in ${join(config.dataDir, 'secrets.json')}): ${config.writeKeys[0] ?? ''}`,
       );
-    if (!generated.adminToken && !generated.writeKey) {
+    if (!generated.adminToken && !generated.writeKey && extras.onListening === undefined) {
       io.out(
         `admin token and write keys: from the configuration (or ${join(config.dataDir, 'secrets.json')})`,
       );
     }
-    await (stop ??
+    extras.onListening?.(url, config.adminToken, config.writeKeys);
+    await (extras.stop ??
       new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
@@ -49,6 +89,7 @@ export async function runServe(flags: ServeFlags, io: CliIo, stop?: Promise<unkn
     io.out('pql serve: shutting down (draining in-flight requests)');
     await server.close();
   } finally {
+    await worker?.stop();
     await store.close();
   }
 }

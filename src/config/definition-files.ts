@@ -80,14 +80,13 @@ export async function loadDefinitionsFromPath(pathOrDir: string): Promise<Defini
 }
 
 async function loadFiles(paths: readonly string[]): Promise<DefinitionFilesResult> {
-  const problems: DefinitionFileProblem[] = [];
-  const files: ParsedFile[] = [];
+  const readProblems: DefinitionFileProblem[] = [];
+  const texts: { file: string; text: string }[] = [];
   for (const file of paths) {
-    let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      texts.push({ file, text: await readFile(file, 'utf8') });
     } catch (error) {
-      problems.push({
+      readProblems.push({
         file,
         line: undefined,
         column: undefined,
@@ -95,8 +94,25 @@ async function loadFiles(paths: readonly string[]): Promise<DefinitionFilesResul
         code: 'unreadable',
         message: `cannot read: ${reason(error)}`,
       });
-      continue;
     }
+  }
+  const loaded = parseDefinitionTexts(texts);
+  if (readProblems.length === 0) return loaded;
+  const problems = [...readProblems, ...(loaded.ok ? [] : loaded.problems)];
+  return { ok: false, problems: inFileOrder(problems, paths) };
+}
+
+/**
+ * Parses definition files given as text (an editor's unsaved buffer beside the files on disk) as one set,
+ * with every problem located by file, line and column, exactly as loading them from disk would.
+ */
+export function parseDefinitionTexts(
+  texts: readonly { readonly file: string; readonly text: string }[],
+): DefinitionFilesResult {
+  const paths = texts.map((t) => t.file);
+  const problems: DefinitionFileProblem[] = [];
+  const files: ParsedFile[] = [];
+  for (const { file, text } of texts) {
     const parsed = parseFile(file, text);
     problems.push(...parsed.problems);
     if (parsed.problems.length === 0) files.push(parsed.file);

@@ -37,7 +37,14 @@ interface TickJob {
   reject(error: unknown): void;
 }
 
-type Job = IngestJob | TickJob;
+interface SwapJob {
+  readonly kind: 'swap';
+  build(current: Detector): Promise<Detector>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+type Job = IngestJob | TickJob | SwapJob;
 
 /** Options of a commit queue. */
 export interface CommitQueueOptions {
@@ -65,11 +72,28 @@ export class CommitQueue {
   private readonly maxGroupEvents: number;
 
   constructor(
-    private readonly detector: Detector,
+    private current: Detector,
     private readonly options: CommitQueueOptions,
   ) {
     this.clock = options.clock ?? Date.now;
     this.maxGroupEvents = options.maxGroupEvents ?? 5000;
+  }
+
+  /** The detector in use (replaced by `swap`). */
+  get detector(): Detector {
+    return this.current;
+  }
+
+  /**
+   * Replaces the detector (a new definition version) between commits: requests that arrive meanwhile wait
+   * in line, and none sees a half-built state. A failed build keeps the current detector.
+   */
+  swap(build: (current: Detector) => Promise<Detector>): Promise<void> {
+    if (this.closed) return Promise.reject(new QueueClosedError('the server is shutting down'));
+    return new Promise<void>((resolve, reject) => {
+      this.jobs.push({ kind: 'swap', build, resolve, reject });
+      this.kick();
+    });
   }
 
   /** Events admitted but not committed yet. */
@@ -124,6 +148,16 @@ export class CommitQueue {
         await this.runTick(first);
         continue;
       }
+      if (first.kind === 'swap') {
+        this.jobs.shift();
+        try {
+          this.current = await first.build(this.current);
+          first.resolve();
+        } catch (error) {
+          first.reject(error);
+        }
+        continue;
+      }
       const group: IngestJob[] = [];
       let count = 0;
       while (this.jobs.length > 0) {
@@ -140,7 +174,7 @@ export class CommitQueue {
 
   private async runTick(job: TickJob): Promise<void> {
     try {
-      const transitions = await this.detector.tick(job.now);
+      const transitions = await this.current.tick(job.now);
       this.report({
         transitions,
         detectedAt: this.clock(),
@@ -162,7 +196,7 @@ export class CommitQueue {
       if (job.receivedAt < receivedAt) receivedAt = job.receivedAt;
     }
     try {
-      const result = await this.detector.ingest(events, receivedAt);
+      const result = await this.current.ingest(events, receivedAt);
       this.report({
         transitions: result.transitions,
         detectedAt: this.clock(),

@@ -18,6 +18,9 @@ import { isRecord, jsonDepth, type AcceptContext, type Rejection } from './messa
 import { acceptPosthogEvent } from './posthog-messages.js';
 import { RateLimiter } from './rate-limiter.js';
 import { registerReadRoutes } from './read-routes.js';
+import { registerDefinitionRoutes, type DefinitionReload } from './definition-routes.js';
+import type { DefinitionCatalog } from '../runtime/definition-catalog.js';
+import type { LoadedDefinition } from '../config/definition-files.js';
 import { gunzipWithLimit, isGzipBody } from './request-body.js';
 import { acceptSegmentMessage, type AcceptedMessage } from './segment-messages.js';
 import { ServerMetrics } from './server-metrics.js';
@@ -31,6 +34,10 @@ export interface CreateServerOptions {
   readonly bus?: PqlBus;
   /** Wall clock (receipt times, ticks); injectable for tests. */
   readonly clock?: () => number;
+  /** The definition folder, watched while listening; without it definitions are read-only. */
+  readonly catalog?: DefinitionCatalog;
+  /** Opens a detector over the same store with a new definition set (for reloads). */
+  readonly reopen?: (definitions: readonly LoadedDefinition[]) => Promise<Detector>;
 }
 
 /** A built ingest server: listen, then close (which drains in-flight requests and commits). */
@@ -39,6 +46,8 @@ export interface PqlServer {
   readonly bus: PqlBus;
   readonly queue: CommitQueue;
   readonly metrics: ServerMetrics;
+  /** Re-reads the definition folder and swaps in changed definitions (the file watcher calls it too). */
+  reloadDefinitions(): Promise<DefinitionReload>;
   /** Starts listening (port 0 picks a free port) and the tick timer; resolves to the base URL. */
   listen(port?: number, host?: string): Promise<string>;
   /** Stops accepting, ends live streams, waits for in-flight requests and commits, stops the timer. */
@@ -335,7 +344,14 @@ export function createServer(options: CreateServerOptions): PqlServer {
     if (!timingSafeEqual(digest(token), adminDigest))
       throw new HttpError(403, 'forbidden', 'this token may not read (write keys can only ingest)');
   };
-  const streams = registerReadRoutes(app, { detector, bus, metrics, queue, requireAdmin, clock });
+  const streams = registerReadRoutes(app, { bus, metrics, queue, requireAdmin, clock });
+  const definitions = registerDefinitionRoutes(app, {
+    queue,
+    catalog: options.catalog,
+    reopen: options.reopen,
+    requireAdmin,
+    logger,
+  });
 
   let tickTimer: NodeJS.Timeout | undefined;
   return {
@@ -343,8 +359,10 @@ export function createServer(options: CreateServerOptions): PqlServer {
     bus,
     queue,
     metrics,
+    reloadDefinitions: () => definitions.reload(),
     async listen(port = config.port, host = config.host) {
       const address = await app.listen({ port, host });
+      options.catalog?.watch(() => void definitions.reload());
       if (config.tickIntervalMs > 0) {
         tickTimer = setInterval(() => {
           queue
@@ -359,6 +377,7 @@ export function createServer(options: CreateServerOptions): PqlServer {
       // Idempotent: a second call (signal plus test teardown, say) waits for the same shutdown.
       closing ??= (async () => {
         if (tickTimer !== undefined) clearInterval(tickTimer);
+        options.catalog?.unwatch();
         shuttingDown = true;
         streams.endAll();
         await app.close();

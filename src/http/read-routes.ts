@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import type { Explanation, Transition } from '../core/engine/transition.js';
 import type { PqlBus, PublishedTransition } from '../bus/pql-bus.js';
-import type { Detector } from '../runtime/detector.js';
 import type { PqlRecord } from '../store/store.js';
 import type { CommitQueue } from './commit-queue.js';
 import { HttpError } from './http-error.js';
@@ -11,7 +10,6 @@ import type { ServerMetrics } from './server-metrics.js';
 
 /** What the read API reads from. */
 export interface ReadRouteDependencies {
-  readonly detector: Detector;
   readonly bus: PqlBus;
   readonly metrics: ServerMetrics;
   readonly queue: CommitQueue;
@@ -23,8 +21,7 @@ const MAX_LIMIT = 1000;
 
 /** Registers `/api/*`: PQLs, accounts, near-PQLs, definitions, stats, the live stream and the OpenAPI document. */
 export function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDependencies): { endAll(): void } {
-  const { detector, bus, requireAdmin } = deps;
-  const definitionIds = new Set(detector.definitions.map((d) => d.definition.id));
+  const { bus, requireAdmin } = deps;
   const streams = new Set<ServerResponse>();
 
   app.get('/api/openapi.json', async () => openApiDocument());
@@ -32,7 +29,7 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDependen
   app.get('/api/pqls', { preHandler: requireAdmin }, async (request) => {
     const query = request.query as Record<string, unknown>;
     const definitionId = optionalString(query, 'definition');
-    if (definitionId !== undefined) knownDefinition(definitionIds, definitionId, 'query.definition');
+    if (definitionId !== undefined) knownDefinition(definitionIdsNow(deps), definitionId, 'query.definition');
     const status = optionalString(query, 'status');
     if (status !== undefined && status !== 'open' && status !== 'expired') {
       throw new HttpError(
@@ -44,7 +41,7 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDependen
     }
     const since = optionalTime(query, 'since');
     const limit = optionalLimit(query, 100);
-    const pqls = await detector.store.listPqls({
+    const pqls = await deps.queue.detector.store.listPqls({
       ...(definitionId === undefined ? {} : { definitionId }),
       ...(status === undefined ? {} : { status }),
       ...(since === undefined ? {} : { since }),
@@ -55,12 +52,12 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDependen
 
   app.get('/api/accounts/:id', { preHandler: requireAdmin }, async (request) => {
     const accountId = (request.params as { id: string }).id;
-    const summary = detector.engine.accountSummary(accountId);
-    const stored = await detector.store.getAccount(accountId);
+    const summary = deps.queue.detector.engine.accountSummary(accountId);
+    const stored = await deps.queue.detector.store.getAccount(accountId);
     if (summary === undefined && stored === undefined) {
       throw new HttpError(404, 'not_found', `no account "${accountId}"`, 'params.id');
     }
-    const pqls = await detector.store.listPqls({ accountId, limit: MAX_LIMIT });
+    const pqls = await deps.queue.detector.store.listPqls({ accountId, limit: MAX_LIMIT });
     return {
       account: {
         accountId,
@@ -75,8 +72,8 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDependen
           ]),
         ),
       },
-      definitions: detector.definitions.map(({ definition, version }) => {
-        const explanation = detector.engine.explain(accountId, definition.id);
+      definitions: deps.queue.detector.definitions.map(({ definition, version }) => {
+        const explanation = deps.queue.detector.engine.explain(accountId, definition.id);
         return {
           definitionId: definition.id,
           definitionVersion: version,
@@ -93,6 +90,7 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDependen
   app.get('/api/near-pqls', { preHandler: requireAdmin }, async (request) => {
     const query = request.query as Record<string, unknown>;
     const definitionId = optionalString(query, 'definition');
+    const definitionIds = definitionIdsNow(deps);
     if (definitionId !== undefined) knownDefinition(definitionIds, definitionId, 'query.definition');
     const limit = optionalLimit(query, 20);
     const candidates: {
@@ -103,9 +101,9 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDependen
       explanation: Explanation;
     }[] = [];
     const wanted = definitionId === undefined ? [...definitionIds] : [definitionId];
-    for (const accountId of detector.engine.accountIds()) {
+    for (const accountId of deps.queue.detector.engine.accountIds()) {
       for (const id of wanted) {
-        const explanation = detector.engine.explain(accountId, id);
+        const explanation = deps.queue.detector.engine.explain(accountId, id);
         if (explanation === undefined || explanation.holds === true) continue;
         // An account an exclusion blocks is not near: no amount of usage qualifies it.
         if (explanation.clauses.some((c) => c.path.startsWith('exclude') && c.holds === true)) continue;
@@ -130,18 +128,6 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDependen
     };
   });
 
-  app.get('/api/definitions', { preHandler: requireAdmin }, async () => ({
-    definitions: detector.definitions.map(({ definition, version }) => ({
-      id: definition.id,
-      name: definition.name,
-      description: definition.description ?? null,
-      version,
-      contentHash: definition.contentHash,
-      signals: definition.signals.map((s) => s.name),
-      expireMs: definition.expireMs ?? null,
-    })),
-  }));
-
   app.get('/api/stats', { preHandler: requireAdmin }, async () => {
     const metric = async (name: string): Promise<Record<string, number>> => {
       const found = deps.metrics.registry.getSingleMetric(name);
@@ -155,14 +141,14 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDependen
     };
     return {
       events: {
-        stored: await detector.store.countEvents(),
+        stored: await deps.queue.detector.store.countEvents(),
         accepted: await metric('pql_events_accepted_total'),
         rejected: await metric('pql_events_rejected_total'),
         duplicates: (await metric('pql_events_duplicate_total'))['all'] ?? 0,
         queued: deps.queue.depth,
       },
       pqls: await metric('pql_pqls_total'),
-      engine: detector.engine.stats(),
+      engine: deps.queue.detector.engine.stats(),
       liveSubscribers: bus.subscriberCount(),
     };
   });
@@ -325,4 +311,9 @@ function optionalLimit(query: Record<string, unknown>, fallback: number): number
 function knownDefinition(ids: ReadonlySet<string>, id: string, path: string): void {
   if (!ids.has(id))
     throw new HttpError(404, 'unknown_definition', `no definition "${id}"; see GET /api/definitions`, path);
+}
+
+/** Ids of the definitions live now (they change when a definition file changes). */
+function definitionIdsNow(deps: ReadRouteDependencies): Set<string> {
+  return new Set(deps.queue.detector.definitions.map((d) => d.definition.id));
 }

@@ -1,10 +1,11 @@
 /** Test support: a real server on port 0 over a temporary SQLite store (tests only). */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { loadDefinitionsFromPath } from '../config/definition-files.js';
+import type { LoadedDefinition } from '../config/definition-files.js';
 import { createServerConfig, type ServerConfig } from '../config/server-config.js';
+import { DefinitionCatalog } from '../runtime/definition-catalog.js';
 import { Detector } from '../runtime/detector.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { createServer, type PqlServer } from './create-server.js';
@@ -26,6 +27,8 @@ export interface TestServer {
   readonly server: PqlServer;
   readonly store: SqliteStore;
   readonly detector: Detector;
+  /** The watched definition folder (holding api-active.yaml). */
+  readonly definitionsDir: string;
   stop(): Promise<void>;
 }
 
@@ -35,9 +38,12 @@ export async function startTestServer(
   options: { readonly slowAppendMs?: number } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'pql-http-'));
-  writeFileSync(join(dir, 'api-active.yaml'), TEST_DEFINITION);
-  const loaded = await loadDefinitionsFromPath(join(dir, 'api-active.yaml'));
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+  const definitionsDir = join(dir, 'definitions');
+  mkdirSync(definitionsDir);
+  writeFileSync(join(definitionsDir, 'api-active.yaml'), TEST_DEFINITION);
+  const opened = await DefinitionCatalog.open(definitionsDir);
+  if (!opened.ok) throw new Error(JSON.stringify(opened.problems));
+  const catalog = opened.catalog;
   const store = SqliteStore.open(join(dir, 'pql.sqlite'));
   // A store that takes `slowAppendMs` per append, to stand for a disk that cannot keep up.
   const slow = options.slowAppendMs;
@@ -56,7 +62,9 @@ export async function startTestServer(
             return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
           },
         });
-  const detector = await Detector.open(detectorStore, loaded.definitions);
+  const reopen = (definitions: readonly LoadedDefinition[]): Promise<Detector> =>
+    Detector.open(detectorStore, definitions);
+  const detector = await reopen(catalog.definitions);
   const config = createServerConfig({
     dataDir: dir,
     writeKeys: [TEST_WRITE_KEY],
@@ -64,13 +72,14 @@ export async function startTestServer(
     tickIntervalMs: 0,
     ...overrides,
   });
-  const server = createServer({ detector, config, logger: pino({ level: 'silent' }) });
+  const server = createServer({ detector, config, logger: pino({ level: 'silent' }), catalog, reopen });
   const url = await server.listen(0, '127.0.0.1');
   return {
     url,
     server,
     store,
     detector,
+    definitionsDir,
     async stop() {
       await server.close();
       await store.close();

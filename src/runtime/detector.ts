@@ -15,7 +15,8 @@ export interface DetectorOptions {
   readonly onRebuildProgress?: (replayed: number, total: number) => void;
   /**
    * Turns new PQLs into outbox alerts, committed with them (see src/alerts/alert-planner.ts). Without it
-   * nothing alerts: imports and backfills stay silent unless asked. Never used while rebuilding on open.
+   * nothing alerts: imports and backfills stay silent unless asked. On open, only PQLs that were never
+   * committed before (a new definition version, or a crash between storing events and committing) alert.
    */
   readonly alerting?: (context: {
     readonly engine: Engine;
@@ -88,10 +89,10 @@ export class Detector {
       qualifications: await store.loadQualifications(),
       ...(options.allowedLatenessMs === undefined ? {} : { allowedLatenessMs: options.allowedLatenessMs }),
     });
-    const detector = new Detector(store, engine, definitions, now);
+    const planAlerts = options.alerting?.({ engine, definitions, store });
+    const detector = new Detector(store, engine, definitions, now, planAlerts);
     await detector.rebuild(options.onRebuildProgress);
-    if (options.alerting === undefined) return detector;
-    return new Detector(store, engine, definitions, now, options.alerting({ engine, definitions, store }));
+    return detector;
   }
 
   private async rebuild(onProgress: ((replayed: number, total: number) => void) | undefined): Promise<void> {
@@ -127,8 +128,15 @@ export class Detector {
     }
     applyChangesUpTo(Number.POSITIVE_INFINITY);
     if (Number.isFinite(maxTime)) for (const t of this.engine.tick(maxTime)) transitions.push(t);
-    // Only pairs that never qualified before (a new definition version, or work lost in a crash) emit here.
-    await this.store.commitTransitions({ transitions, detectedAt: this.now(), checkpointSeq: maxSeq });
+    // Only pairs that never qualified before (a new definition version, or work lost in a crash) emit here,
+    // so with alerting on they are alerted like live ones; everything that qualified before stays silent.
+    const alerts = this.planAlerts === undefined ? [] : await this.planAlerts(transitions);
+    await this.store.commitTransitions({
+      transitions,
+      detectedAt: this.now(),
+      checkpointSeq: maxSeq,
+      alerts,
+    });
   }
 
   /**
