@@ -9,7 +9,7 @@ import { loadServerConfig, ServerConfigError, type ServeFlags } from '../config/
 import { createServer } from '../http/create-server.js';
 import { DefinitionCatalog } from '../runtime/definition-catalog.js';
 import { Detector, type DetectorOptions } from '../runtime/detector.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { openStore } from '../store/open-store.js';
 import { CliInputError, definitionsPath, type CliIo } from './main.js';
 
 /** What `runServe` prints beyond the defaults (the demo adds its own lines). */
@@ -44,7 +44,7 @@ export async function runServe(flags: ServeFlags, io: CliIo, extras: ServeExtras
     },
     await loadReps(config.dataDir),
   );
-  const store = SqliteStore.open(join(config.dataDir, 'pql.sqlite'), { synchronous: config.synchronous });
+  const store = await openStore(config);
   let worker: DeliveryWorker | undefined;
   try {
     const detectorOptions: DetectorOptions = {

@@ -42,6 +42,8 @@ export interface ServerConfig {
   readonly posthogGroupType: string | undefined;
   /** SQLite synchronous mode. */
   readonly synchronous: 'NORMAL' | 'FULL';
+  /** `PQL_STORE` / `store:`: undefined or 'sqlite' (the file in dataDir), or a postgres:// URL. */
+  readonly store: string | undefined;
 }
 
 /** Which secrets were generated on this start (the CLI prints them once). */
@@ -88,6 +90,7 @@ const DEFAULTS: Omit<ServerConfig, 'dataDir' | 'writeKeys' | 'adminToken' | 'def
   rateLimitPerKey: 0,
   posthogGroupType: undefined,
   synchronous: 'NORMAL',
+  store: undefined,
 };
 
 /**
@@ -157,6 +160,7 @@ export function loadServerConfig(
     maxQueuedEvents: fileOnly('maxQueuedEvents', readPositiveInt) ?? DEFAULTS.maxQueuedEvents,
     posthogGroupType: fileOnly('posthogGroupType', readString),
     synchronous: fileOnly('synchronous', readSynchronous) ?? DEFAULTS.synchronous,
+    store: pick('store', undefined, 'PQL_STORE', readString),
   };
   return { config, generated };
 }
