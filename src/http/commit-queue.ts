@@ -1,4 +1,4 @@
-import type { ProductEvent } from '../core/events/event.js';
+import type { ProductEvent, TraitChange } from '../core/events/event.js';
 import type { Transition } from '../core/engine/transition.js';
 import type { Detector } from '../runtime/detector.js';
 
@@ -37,6 +37,13 @@ interface TickJob {
   reject(error: unknown): void;
 }
 
+interface TraitsJob {
+  readonly kind: 'traits';
+  readonly changes: readonly TraitChange[];
+  resolve(transitions: readonly Transition[]): void;
+  reject(error: unknown): void;
+}
+
 interface SwapJob {
   readonly kind: 'swap';
   build(current: Detector): Promise<Detector>;
@@ -44,7 +51,7 @@ interface SwapJob {
   reject(error: unknown): void;
 }
 
-type Job = IngestJob | TickJob | SwapJob;
+type Job = IngestJob | TickJob | TraitsJob | SwapJob;
 
 /** Options of a commit queue. */
 export interface CommitQueueOptions {
@@ -117,6 +124,16 @@ export class CommitQueue {
     });
   }
 
+  /** Applies CRM or billing trait changes (durably, then to the engine) through the same line as ingests. */
+  applyTraitChanges(changes: readonly TraitChange[]): Promise<readonly Transition[]> {
+    if (this.closed) return Promise.reject(new QueueClosedError('the server is shutting down'));
+    if (changes.length === 0) return Promise.resolve([]);
+    return new Promise<readonly Transition[]>((resolve, reject) => {
+      this.jobs.push({ kind: 'traits', changes, resolve, reject });
+      this.kick();
+    });
+  }
+
   /** Advances event time to `now` through the same line as ingests. */
   tick(now: number): Promise<void> {
     if (this.closed) return Promise.resolve();
@@ -146,6 +163,23 @@ export class CommitQueue {
       if (first.kind === 'tick') {
         this.jobs.shift();
         await this.runTick(first);
+        continue;
+      }
+      if (first.kind === 'traits') {
+        this.jobs.shift();
+        try {
+          const transitions = await this.current.applyTraitChanges(first.changes);
+          this.report({
+            transitions,
+            detectedAt: this.clock(),
+            receivedAt: undefined,
+            inserted: 0,
+            duplicates: 0,
+          });
+          first.resolve(transitions);
+        } catch (error) {
+          first.reject(error);
+        }
         continue;
       }
       if (first.kind === 'swap') {

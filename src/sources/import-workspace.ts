@@ -6,7 +6,8 @@ import type { JoinReport } from '../core/sources/join-resolver.js';
 import type { Detector } from '../runtime/detector.js';
 import { readLines } from './read-lines.js';
 import { SourceFileError } from './crm/csv-rows.js';
-import { loadWorkspaceSources, saveOwners } from './joins/workspace-sources.js';
+import { loadWorkspaceSources, saveOwners, SOURCE_FILES } from './joins/workspace-sources.js';
+import { LiveSources } from './live-sources.js';
 
 /** Line numbers kept per reject reason in a report (all of them go to the rejects file). */
 const EXAMPLE_LINES = 10;
@@ -93,6 +94,7 @@ export async function importWorkspace(
       report.ownersFile = await saveOwners(options.dataDir, sources.owners.owners);
   }
   if (sources.billing !== undefined) report.files.push(sources.billing.report);
+  if (options.dataDir !== undefined) await keepSourcesLive(options.dataDir, dir, sources);
   if (sources.companies !== undefined || sources.billing !== undefined)
     report.joins = sources.joins.report.summary;
   report.traitChanges = sources.traitChanges.length;
@@ -217,4 +219,35 @@ async function importEventsFile(
     );
   }
   return file;
+}
+
+/**
+ * Hands the export's CRM companies and Stripe events to the data directory's live sources, so a server on
+ * it joins later webhooks and CRM updates with what was imported (docs/sources.md).
+ */
+async function keepSourcesLive(
+  dataDir: string,
+  dir: string,
+  sources: Awaited<ReturnType<typeof loadWorkspaceSources>>,
+): Promise<void> {
+  const live = await LiveSources.open(dataDir);
+  if (sources.companies !== undefined) await live.recordCompanies(sources.companies.companies);
+  if (sources.billing === undefined) return;
+  const events: { raw: string; event: unknown }[] = [];
+  const ids = new Set<string>();
+  for await (const chunk of readLines(join(dir, SOURCE_FILES.stripeEvents))) {
+    for (const raw of chunk.lines) {
+      let event: unknown;
+      try {
+        event = JSON.parse(raw);
+      } catch {
+        continue;
+      }
+      const id = (event as { id?: unknown } | null)?.id;
+      if (typeof id !== 'string' || ids.has(id) || live.hasStripeEvent(id)) continue;
+      ids.add(id);
+      events.push({ raw, event });
+    }
+  }
+  await live.recordStripeEvents(events);
 }

@@ -136,6 +136,11 @@ export class BillingLedger {
   private readonly invoices = new Map<string, PaidInvoice>();
   private seq = 0;
 
+  /** Whether the event id was applied (or acknowledged as unhandled) already. */
+  hasEvent(eventId: string): boolean {
+    return this.seen.has(eventId);
+  }
+
   /** Applies one Stripe Event object (parsed JSON); never throws on bad input. */
   apply(input: unknown): LedgerResult {
     const event = record(input);

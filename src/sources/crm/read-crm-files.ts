@@ -37,38 +37,44 @@ function parseTime(value: string | undefined): number | undefined | 'invalid' {
   return Number.isNaN(t) ? 'invalid' : t;
 }
 
-/** Reads `crm/companies.csv`; bad rows are counted by reason with their lines, the rest is kept. */
-export async function readCompaniesCsv(path: string, warnings: string[]): Promise<CrmCompaniesFile> {
-  const report = createFileReport(path);
-  const byId = new Map<string, CrmCompanyRow>();
-  let undatedRows = 0;
-  for await (const { line, fields } of readCsvRows(path, COMPANY_COLUMNS, report, warnings)) {
-    const companyId = fields['company_id'] ?? '';
-    if (companyId === '') {
-      rejectLine(report, 'missing_company_id', line, 'company_id: required, got an empty value');
-      continue;
-    }
-    const employeesText = fields['employees'] ?? '';
-    const employees = employeesText === '' ? undefined : Number(employeesText.replace(/[,_ ]/g, ''));
-    if (employees !== undefined && !(Number.isFinite(employees) && employees >= 0)) {
-      rejectLine(report, 'invalid_number', line, `employees: expected a number, got "${employeesText}"`);
-      continue;
-    }
-    const times: Record<string, number | undefined> = {};
-    let bad: string | undefined;
-    for (const column of ['mql_at', 'created_at', 'updated_at']) {
-      const parsed = parseTime(fields[column]);
-      if (parsed === 'invalid') {
-        bad = `${column}: expected an ISO-8601 time, got "${fields[column] ?? ''}"`;
-        break;
-      }
-      times[column] = parsed;
-    }
-    if (bad !== undefined) {
-      rejectLine(report, 'invalid_time', line, bad);
-      continue;
-    }
-    const row: CrmCompanyRow = {
+/** A CRM company row, or why its fields do not make one (the code and message name the column). */
+export type CompanyFieldsResult =
+  | { readonly ok: true; readonly row: CrmCompanyRow }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+/**
+ * Parses one company's fields (the columns of `crm/companies.csv`, as strings; absent ones empty), from a
+ * CSV line or an API upsert alike. `line` is kept for reports (0 when not from a file).
+ */
+export function parseCompanyFields(
+  fields: Readonly<Record<string, string | undefined>>,
+  line: number,
+): CompanyFieldsResult {
+  const companyId = fields['company_id'] ?? '';
+  if (companyId === '')
+    return { ok: false, code: 'missing_company_id', message: 'company_id: required, got an empty value' };
+  const employeesText = fields['employees'] ?? '';
+  const employees = employeesText === '' ? undefined : Number(employeesText.replace(/[,_ ]/g, ''));
+  if (employees !== undefined && !(Number.isFinite(employees) && employees >= 0))
+    return {
+      ok: false,
+      code: 'invalid_number',
+      message: `employees: expected a number, got "${employeesText}"`,
+    };
+  const times: Record<string, number | undefined> = {};
+  for (const column of ['mql_at', 'created_at', 'updated_at']) {
+    const parsed = parseTime(fields[column]);
+    if (parsed === 'invalid')
+      return {
+        ok: false,
+        code: 'invalid_time',
+        message: `${column}: expected an ISO-8601 time, got "${fields[column] ?? ''}"`,
+      };
+    times[column] = parsed;
+  }
+  return {
+    ok: true,
+    row: {
       companyId,
       name: optional(fields['name']),
       domain: optional(fields['domain']),
@@ -82,7 +88,23 @@ export async function readCompaniesCsv(path: string, warnings: string[]): Promis
       createdAt: times['created_at'],
       updatedAt: times['updated_at'],
       line,
-    };
+    },
+  };
+}
+
+/** Reads `crm/companies.csv`; bad rows are counted by reason with their lines, the rest is kept. */
+export async function readCompaniesCsv(path: string, warnings: string[]): Promise<CrmCompaniesFile> {
+  const report = createFileReport(path);
+  const byId = new Map<string, CrmCompanyRow>();
+  let undatedRows = 0;
+  for await (const { line, fields } of readCsvRows(path, COMPANY_COLUMNS, report, warnings)) {
+    const parsed = parseCompanyFields(fields, line);
+    if (!parsed.ok) {
+      rejectLine(report, parsed.code, line, parsed.message);
+      continue;
+    }
+    const row = parsed.row;
+    const companyId = row.companyId;
     const previous = byId.get(companyId);
     if (previous !== undefined) {
       report.duplicates++;
