@@ -19,11 +19,14 @@ import { acceptPosthogEvent } from './posthog-messages.js';
 import { RateLimiter } from './rate-limiter.js';
 import { registerReadRoutes } from './read-routes.js';
 import { registerDefinitionRoutes, type DefinitionReload } from './definition-routes.js';
+import { registerSourceRoutes } from './source-routes.js';
+import type { LiveSources } from '../sources/live-sources.js';
 import type { DefinitionCatalog } from '../runtime/definition-catalog.js';
 import type { LoadedDefinition } from '../config/definition-files.js';
 import { gunzipWithLimit, isGzipBody } from './request-body.js';
 import { acceptSegmentMessage, type AcceptedMessage } from './segment-messages.js';
 import { ServerMetrics } from './server-metrics.js';
+import { registerDashboardRoutes } from './dashboard-routes.js';
 
 /** What `createServer` needs: a detector over an open store, the configuration and a logger. */
 export interface CreateServerOptions {
@@ -38,6 +41,10 @@ export interface CreateServerOptions {
   readonly catalog?: DefinitionCatalog;
   /** Opens a detector over the same store with a new definition set (for reloads). */
   readonly reopen?: (definitions: readonly LoadedDefinition[]) => Promise<Detector>;
+  /** Live CRM and billing inputs (`/webhooks/stripe`, `/api/crm/companies`, `/api/joins`); off without it. */
+  readonly sources?: LiveSources;
+  /** The Stripe webhook endpoint secret(s), comma-separated. */
+  readonly stripeWebhookSecret?: string;
 }
 
 /** A built ingest server: listen, then close (which drains in-flight requests and commits). */
@@ -345,6 +352,7 @@ export function createServer(options: CreateServerOptions): PqlServer {
       throw new HttpError(403, 'forbidden', 'this token may not read (write keys can only ingest)');
   };
   const streams = registerReadRoutes(app, { bus, metrics, queue, requireAdmin, clock });
+  registerDashboardRoutes(app, { queue, requireAdmin, dataDir: config.dataDir, clock });
   const definitions = registerDefinitionRoutes(app, {
     queue,
     catalog: options.catalog,
@@ -352,6 +360,14 @@ export function createServer(options: CreateServerOptions): PqlServer {
     requireAdmin,
     logger,
   });
+  if (options.sources !== undefined)
+    registerSourceRoutes(app, {
+      queue,
+      sources: options.sources,
+      stripeWebhookSecret: options.stripeWebhookSecret,
+      requireAdmin,
+      logger,
+    });
 
   let tickTimer: NodeJS.Timeout | undefined;
   return {

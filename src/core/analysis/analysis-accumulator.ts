@@ -1,0 +1,217 @@
+import type { AccountEvent, TraitChange } from '../events/event.js';
+import { parseTimestamp } from '../events/parse-event.js';
+import { DAY_MS, featureKey, type AccountTimeline, type AnalysisData } from './account-timeline.js';
+
+/** Options of an `AnalysisAccumulator`. */
+export interface AnalysisAccumulatorOptions {
+  /** Days after sign-up whose behaviour is kept (default 30): the discovery behaviour window. */
+  readonly behaviourDays?: number;
+}
+
+interface AccountState {
+  readonly accountId: string;
+  firstSeenAt: number;
+  createdAt: number | undefined;
+  convertedAt: number | undefined;
+  mqlAt: number | undefined;
+  owner: string | undefined;
+  ownerAt: number;
+  mrr: [number, number][];
+  readonly userIndex: Map<string, number>;
+  features: Uint16Array;
+  times: Float64Array;
+  users: Uint16Array;
+  size: number;
+}
+
+const MAX_FEATURES = 65_535;
+
+/**
+ * Folds attributed events and CRM/billing trait changes into compact per-account state for analysis:
+ * only the behaviour of each account's first days after sign-up is kept, as typed arrays (about 12 bytes
+ * an event, no object per event), plus sign-up, conversion, MQL time, owner and MRR changes. Pure.
+ */
+export class AnalysisAccumulator {
+  private readonly windowMs: number;
+  private readonly accounts = new Map<string, AccountState>();
+  private readonly featureIds = new Map<string, number>();
+  private readonly featureNames: string[] = [];
+  private dataEnd = Number.NEGATIVE_INFINITY;
+  private kept = 0;
+  private seen = 0;
+
+  constructor(options: AnalysisAccumulatorOptions = {}) {
+    const days = options.behaviourDays ?? 30;
+    if (!(days > 0)) throw new RangeError(`behaviourDays: expected a number of days > 0, got ${days}`);
+    this.windowMs = days * DAY_MS;
+  }
+
+  /** Adds one attributed event: group traits give `created_at`; track, page and screen events are behaviour. */
+  addEvent(event: AccountEvent): void {
+    this.seen++;
+    const t = event.timestamp;
+    if (t > this.dataEnd) this.dataEnd = t;
+    let account = this.accounts.get(event.accountId);
+    if (account === undefined) {
+      account = newAccount(event.accountId, t);
+      this.accounts.set(event.accountId, account);
+    } else if (t < account.firstSeenAt) account.firstSeenAt = t;
+    if (event.type === 'group' || event.type === 'identify') {
+      if (event.type === 'group' && event.traits !== undefined && account.createdAt === undefined) {
+        const createdAt = parseTimestamp(event.traits['created_at']);
+        if (createdAt !== undefined) account.createdAt = createdAt;
+      }
+      return;
+    }
+    if (event.name === undefined) return;
+    const anchor = account.createdAt ?? account.firstSeenAt;
+    if (t >= anchor + this.windowMs) return;
+    const feature = this.featureId(featureKey(event.type, event.name));
+    if (feature === undefined) return;
+    let user = account.userIndex.get(event.userId);
+    if (user === undefined) {
+      user = Math.min(account.userIndex.size, MAX_FEATURES);
+      account.userIndex.set(event.userId, user);
+    }
+    if (account.size === account.times.length) grow(account);
+    account.features[account.size] = feature;
+    account.times[account.size] = t;
+    account.users[account.size] = user;
+    account.size++;
+    this.kept++;
+  }
+
+  /** Adds a CRM or billing trait change: `converted_at`, `mrr` (billing), `mql_at`, `owner` (CRM). */
+  addTraitChange(change: TraitChange): void {
+    const traits = change.traits;
+    let account = this.accounts.get(change.accountId);
+    if (account === undefined) {
+      // Billing before the account's first event (or an account with no events): kept, flagged.
+      account = newAccount(change.accountId, Number.POSITIVE_INFINITY);
+      this.accounts.set(change.accountId, account);
+    }
+    const convertedAt = parseTimestamp(traits['converted_at']);
+    if (convertedAt !== undefined && (account.convertedAt === undefined || convertedAt < account.convertedAt))
+      account.convertedAt = convertedAt;
+    const mrr = traits['mrr'];
+    if (typeof mrr === 'number' && Number.isFinite(mrr)) account.mrr.push([change.effectiveAt, mrr]);
+    const mqlAt = parseTimestamp(traits['mql_at']);
+    if (mqlAt !== undefined) account.mqlAt = mqlAt;
+    const owner = traits['owner'];
+    if (typeof owner === 'string' && owner !== '' && change.effectiveAt >= account.ownerAt) {
+      account.owner = owner;
+      account.ownerAt = change.effectiveAt;
+    }
+  }
+
+  /** Counters: events added, behaviour events kept, accounts. */
+  stats(): { events: number; kept: number; accounts: number; features: number } {
+    return {
+      events: this.seen,
+      kept: this.kept,
+      accounts: this.accounts.size,
+      features: this.featureNames.length,
+    };
+  }
+
+  /**
+   * The timelines of every account that has at least one event (accounts known only from billing or the
+   * CRM have no sign-up and are counted in `withoutEvents`), behaviour cut to [sign-up, sign-up + window).
+   */
+  finish(): AnalysisData & { readonly withoutEvents: number } {
+    const accounts: AccountTimeline[] = [];
+    let withoutEvents = 0;
+    for (const account of this.accounts.values()) {
+      if (!Number.isFinite(account.firstSeenAt)) {
+        withoutEvents++;
+        continue;
+      }
+      accounts.push(toTimeline(account, this.windowMs));
+    }
+    accounts.sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
+    return {
+      features: [...this.featureNames],
+      accounts,
+      dataEnd: Number.isFinite(this.dataEnd) ? this.dataEnd : 0,
+      withoutEvents,
+    };
+  }
+
+  private featureId(key: string): number | undefined {
+    let id = this.featureIds.get(key);
+    if (id === undefined) {
+      if (this.featureNames.length >= MAX_FEATURES) return undefined;
+      id = this.featureNames.length;
+      this.featureNames.push(key);
+      this.featureIds.set(key, id);
+    }
+    return id;
+  }
+}
+
+function newAccount(accountId: string, firstSeenAt: number): AccountState {
+  return {
+    accountId,
+    firstSeenAt,
+    createdAt: undefined,
+    convertedAt: undefined,
+    mqlAt: undefined,
+    owner: undefined,
+    ownerAt: Number.NEGATIVE_INFINITY,
+    mrr: [],
+    userIndex: new Map(),
+    features: new Uint16Array(8),
+    times: new Float64Array(8),
+    users: new Uint16Array(8),
+    size: 0,
+  };
+}
+
+function grow(account: AccountState): void {
+  const size = account.times.length * 2;
+  const features = new Uint16Array(size);
+  features.set(account.features);
+  const times = new Float64Array(size);
+  times.set(account.times);
+  const users = new Uint16Array(size);
+  users.set(account.users);
+  account.features = features;
+  account.times = times;
+  account.users = users;
+}
+
+function toTimeline(account: AccountState, windowMs: number): AccountTimeline {
+  const signupAt = account.createdAt ?? account.firstSeenAt;
+  const end = signupAt + windowMs;
+  const order: number[] = [];
+  let sorted = true;
+  let last = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < account.size; i++) {
+    const t = account.times[i] as number;
+    if (t < signupAt || t >= end) continue;
+    if (t < last) sorted = false;
+    last = t;
+    order.push(i);
+  }
+  if (!sorted) order.sort((a, b) => (account.times[a] as number) - (account.times[b] as number) || a - b);
+  const features = new Uint16Array(order.length);
+  const times = new Float64Array(order.length);
+  const users = new Uint16Array(order.length);
+  order.forEach((index, i) => {
+    features[i] = account.features[index] as number;
+    times[i] = account.times[index] as number;
+    users[i] = account.users[index] as number;
+  });
+  const mrr = [...account.mrr].sort((a, b) => a[0] - b[0]);
+  return {
+    accountId: account.accountId,
+    signupAt,
+    convertedAt: account.convertedAt,
+    mqlAt: account.mqlAt,
+    owner: account.owner,
+    mrr,
+    features,
+    times,
+    users,
+  };
+}
