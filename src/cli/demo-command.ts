@@ -20,6 +20,11 @@ export interface DemoOptions {
   readonly json: boolean;
 }
 
+/** Where `pql demo --serve` keeps the live-editable copy of the example definitions it serves. */
+export function demoDefinitionsDir(dataDir: string): string {
+  return join(dataDir, 'definitions');
+}
+
 /**
  * Generates the seeded demo world, writes it as a workspace export, imports it into a fresh embedded store
  * with the example definitions, and prints the PQLs with their reasons.
@@ -28,6 +33,9 @@ export async function runDemo(io: CliIo, options: DemoOptions): Promise<void> {
   const exportDir = join(options.dataDir, 'export');
   const storePath = join(options.dataDir, 'pql.sqlite');
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${storePath}${suffix}`, { force: true });
+  // A fresh world: the live CRM and billing copies and the reps of an earlier demo run go too.
+  for (const folder of ['crm', 'billing', 'rejects'])
+    rmSync(join(options.dataDir, folder), { recursive: true, force: true });
 
   const world = generateDemoWorld({ seed: options.seed, accounts: options.accounts });
   const writing = startProgress('writing demo world', 0, !options.json);
@@ -46,6 +54,8 @@ export async function runDemo(io: CliIo, options: DemoOptions): Promise<void> {
     const bar = startProgress('importing events', 0, !options.json);
     const report = await importWorkspace(exportDir, detector, {
       rejectsDir: join(options.dataDir, 'rejects'),
+      // Keeps the reps and the CRM and billing sources in the data directory, so `--serve` routes and joins.
+      dataDir: options.dataDir,
       onProgress: (_file, read, total) => bar.update(read, total),
     });
     bar.stop();

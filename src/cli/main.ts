@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
@@ -14,7 +14,7 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { runValidate } from './validate-command.js';
 import { formatExplanation, iso, pqlJson } from './format-pql.js';
 import { startProgress } from './progress.js';
-import { runDemo } from './demo-command.js';
+import { demoDefinitionsDir, runDemo } from './demo-command.js';
 import { registerAlertsCommand } from './alerts-command.js';
 import { alertingConfigFromEnv } from '../alerts/alerting-config.js';
 import { createAlerting, loadReps, type Alerting } from '../alerts/alerting-runtime.js';
@@ -293,6 +293,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .addOption(new Option('--accounts <n>', 'number of accounts').default('3000'))
     .option('--definitions <path>', 'definition file or folder (default: the examples)')
     .option('--json', 'print the PQLs as JSON')
+    .option('--serve', 'then serve the demo world: ingest APIs, live detection and the dashboard')
+    .option('--port <port>', 'port for --serve (default: PQL_PORT or 7070)')
     .action(
       async (options: {
         dataDir: string;
@@ -300,6 +302,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         accounts: string;
         definitions?: string;
         json?: boolean;
+        serve?: boolean;
+        port?: string;
       }) => {
         const seed = Number(options.seed);
         const accounts = Number(options.accounts);
@@ -315,6 +319,29 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
           definitions,
           json: options.json === true,
         });
+        if (options.serve !== true) return;
+        // The served copy of the definitions lives with the demo, so edits in the dashboard stay there.
+        const served = demoDefinitionsDir(options.dataDir);
+        rmSync(served, { recursive: true, force: true });
+        cpSync(options.definitions ?? PACKAGED_DEFINITIONS, served, { recursive: true });
+        io.out('');
+        await runServe(
+          {
+            dataDir: options.dataDir,
+            definitions: served,
+            ...(options.port === undefined ? {} : { port: options.port }),
+          },
+          io,
+          {
+            onListening: (url, adminToken, writeKeys) => {
+              const local = url.replace('0.0.0.0', 'localhost');
+              io.out(`Dashboard: ${local}/   (sign in with the admin token below)`);
+              io.out(`admin token: ${adminToken}`);
+              io.out(`demo write key: ${writeKeys[0] ?? ''}   (Segment: POST ${local}/v1/batch)`);
+              io.out('Stop with Ctrl-C.');
+            },
+          },
+        );
       },
     );
 

@@ -67,11 +67,13 @@ export async function runServe(flags: ServeFlags, io: CliIo, extras: ServeExtras
         : `alerts: delivering to ${alerting.channelNames.join(', ')}`,
     );
     // Secrets are printed once, when generated, on the terminal only; they never go to the log.
-    if (generated.adminToken)
+    // With onListening the caller prints the secrets itself (the demo does, every run).
+    const printSecrets = extras.onListening === undefined;
+    if (printSecrets && generated.adminToken)
       io.out(
         `admin token (generated, kept in ${join(config.dataDir, 'secrets.json')}): ${config.adminToken}`,
       );
-    if (generated.writeKey)
+    if (printSecrets && generated.writeKey)
       io.out(
         `write key (generated, kept in ${join(config.dataDir, 'secrets.json')}): ${config.writeKeys[0] ?? ''}`,
       );
