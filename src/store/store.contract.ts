@@ -878,6 +878,58 @@ export function describeStoreContract(
       });
     });
 
+    describe('dispositions', () => {
+      it('appends dispositions in order, keeps superseded ones as history and filters by PQL and account', async () => {
+        const store = await open();
+        const base = { definitionId: 'def-a', recordedBy: undefined, recordedAt: T0 };
+        const first = await store.recordDisposition({
+          ...base,
+          pqlId: 'pql-1',
+          accountId: 'acc-1',
+          disposition: 'contacted',
+          reason: 'left a voicemail',
+        });
+        const second = await store.recordDisposition({
+          ...base,
+          pqlId: 'pql-2',
+          accountId: 'acc-2',
+          disposition: 'disqualified',
+          reason: 'student project',
+          recordedBy: 'owner-3',
+        });
+        const third = await store.recordDisposition({
+          ...base,
+          pqlId: 'pql-1',
+          accountId: 'acc-1',
+          disposition: 'won',
+          reason: '',
+          recordedAt: T0 + DAY,
+        });
+        expect(first.seq).toBeLessThan(second.seq);
+        expect(second.seq).toBeLessThan(third.seq);
+        expect(await store.listDispositions()).toEqual([first, second, third]);
+        expect(await store.listDispositions({ pqlId: 'pql-1' })).toEqual([first, third]);
+        expect(await store.listDispositions({ accountId: 'acc-2' })).toEqual([second]);
+        expect(second.recordedBy).toBe('owner-3');
+        expect(await store.listDispositions({ pqlId: 'pql-9' })).toEqual([]);
+      });
+
+      itReopens('keeps dispositions across a restart', async () => {
+        const store = await open();
+        const recorded = await store.recordDisposition({
+          pqlId: 'pql-1',
+          accountId: 'acc-1',
+          definitionId: 'def-a',
+          disposition: 'contacted',
+          reason: 'demo booked',
+          recordedBy: undefined,
+          recordedAt: T0,
+        });
+        const next = await reopened(store);
+        expect(await next.listDispositions()).toEqual([recorded]);
+      });
+    });
+
     describe('trait change log', () => {
       it('appends idempotently by changeId and reads back in effective-time order', async () => {
         const store = await open();

@@ -136,6 +136,28 @@ export type AlertOutcome =
   /** The endpoint is gone (HTTP 410): the alert is kept, the endpoint disabled. */
   | { readonly kind: 'disabled'; readonly error: string };
 
+/** What a person decided about a PQL: reached out, won the deal, or ruled it out. */
+export type DispositionKind = 'contacted' | 'won' | 'disqualified';
+
+/** A disposition to record: one decision on one PQL, with the reason given. */
+export interface NewDisposition {
+  readonly pqlId: string;
+  readonly accountId: string;
+  readonly definitionId: string;
+  readonly disposition: DispositionKind;
+  /** Free text from the person ("no budget until Q3"); may be empty. */
+  readonly reason: string;
+  /** Who recorded it, when known (a rep id or name). */
+  readonly recordedBy: string | undefined;
+  readonly recordedAt: number;
+}
+
+/** A recorded disposition; a PQL's latest one is its current state, earlier ones stay as history. */
+export interface DispositionRecord extends NewDisposition {
+  /** Increasing in recording order. */
+  readonly seq: number;
+}
+
 /** A batch of engine output committed atomically with the checkpoint it reached. */
 export interface TransitionBatch {
   readonly transitions: readonly Transition[];
@@ -205,5 +227,12 @@ export interface Store {
   getAlert(id: string): Promise<AlertRecord | undefined>;
   /** Puts a dead or disabled alert back in the queue, due at `now`; false if there is no such alert. */
   retryAlert(id: string, now: number): Promise<boolean>;
+  /** Appends a disposition to the log (dispositions are never edited: a later one supersedes). */
+  recordDisposition(disposition: NewDisposition): Promise<DispositionRecord>;
+  /** Dispositions in recording order, optionally of one PQL or one account. */
+  listDispositions(filter?: {
+    readonly pqlId?: string;
+    readonly accountId?: string;
+  }): Promise<readonly DispositionRecord[]>;
   close(): Promise<void>;
 }

@@ -112,6 +112,19 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX IF NOT EXISTS trait_changes_by_time ON trait_changes (effective_at, seq);
   `,
+  `
+  CREATE TABLE IF NOT EXISTS dispositions (
+    seq BIGSERIAL PRIMARY KEY,
+    pql_id TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    definition_id TEXT NOT NULL,
+    disposition TEXT NOT NULL CHECK (disposition IN ('contacted', 'won', 'disqualified')),
+    reason TEXT NOT NULL,
+    recorded_by TEXT,
+    recorded_at BIGINT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS dispositions_by_pql ON dispositions (pql_id, seq);
+  `,
 ];
 
 /** Thrown when a PostgreSQL schema was migrated by a newer build than this one. */

@@ -15,6 +15,9 @@ import type {
   AlertRecord,
   AlertStatus,
   DefinitionVersionRecord,
+  DispositionKind,
+  DispositionRecord,
+  NewDisposition,
   NewEvent,
   PqlFilter,
   PqlRecord,
@@ -667,6 +670,45 @@ export class PostgresStore implements Store {
       [id, now],
     );
     return (result.rowCount ?? 0) > 0;
+  }
+
+  async recordDisposition(disposition: NewDisposition): Promise<DispositionRecord> {
+    const d = disposition;
+    const { rows } = await this.pool.query<{ seq: number }>(
+      `INSERT INTO dispositions (pql_id, account_id, definition_id, disposition, reason, recorded_by, recorded_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq`,
+      [d.pqlId, d.accountId, d.definitionId, d.disposition, d.reason, d.recordedBy ?? null, d.recordedAt],
+    );
+    return { ...d, seq: Number(rows[0]!.seq) };
+  }
+
+  async listDispositions(
+    filter: { readonly pqlId?: string; readonly accountId?: string } = {},
+  ): Promise<readonly DispositionRecord[]> {
+    const { rows } = await this.pool.query<{
+      seq: number;
+      pql_id: string;
+      account_id: string;
+      definition_id: string;
+      disposition: DispositionKind;
+      reason: string;
+      recorded_by: string | null;
+      recorded_at: number;
+    }>(
+      `SELECT * FROM dispositions WHERE ($1::text IS NULL OR pql_id = $1) AND ($2::text IS NULL OR account_id = $2)
+       ORDER BY seq`,
+      [filter.pqlId ?? null, filter.accountId ?? null],
+    );
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      pqlId: row.pql_id,
+      accountId: row.account_id,
+      definitionId: row.definition_id,
+      disposition: row.disposition,
+      reason: row.reason,
+      recordedBy: row.recorded_by ?? undefined,
+      recordedAt: Number(row.recorded_at),
+    }));
   }
 
   private closed = false;

@@ -75,7 +75,7 @@ describe('SqliteStore (file)', () => {
     const db = new Database(path, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.pragma('user_version', { simple: true })).toBe(3);
+      expect(db.pragma('user_version', { simple: true })).toBe(4);
     } finally {
       db.close();
     }
@@ -104,7 +104,7 @@ describe('SqliteStore (file)', () => {
     db.close();
     expect(() => SqliteStore.open(path)).toThrow(SqliteSchemaError);
     expect(() => SqliteStore.open(path)).toThrow(
-      `${path}: schema version 99 is newer than this build supports (3)`,
+      `${path}: schema version 99 is newer than this build supports (4)`,
     );
   });
 

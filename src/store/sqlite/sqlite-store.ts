@@ -17,6 +17,9 @@ import type {
   AlertStatus,
   AccountTraitsUpdate,
   DefinitionVersionRecord,
+  DispositionKind,
+  DispositionRecord,
+  NewDisposition,
   NewEvent,
   PqlFilter,
   PqlRecord,
@@ -156,6 +159,19 @@ const MIGRATIONS: readonly string[] = [
     traits TEXT NOT NULL
   );
   CREATE INDEX trait_changes_by_time ON trait_changes (effective_at);
+  `,
+  `
+  CREATE TABLE dispositions (
+    seq INTEGER PRIMARY KEY,
+    pql_id TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    definition_id TEXT NOT NULL,
+    disposition TEXT NOT NULL CHECK (disposition IN ('contacted', 'won', 'disqualified')),
+    reason TEXT NOT NULL,
+    recorded_by TEXT,
+    recorded_at INTEGER NOT NULL
+  );
+  CREATE INDEX dispositions_by_pql ON dispositions (pql_id, seq);
   `,
 ];
 
@@ -702,9 +718,61 @@ export class SqliteStore implements Store {
     return this.outbox.requeue(id, now);
   }
 
+  async recordDisposition(disposition: NewDisposition): Promise<DispositionRecord> {
+    const d = disposition;
+    const result = this.db
+      .prepare(
+        'INSERT INTO dispositions (pql_id, account_id, definition_id, disposition, reason, recorded_by, recorded_at) ' +
+          'VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(d.pqlId, d.accountId, d.definitionId, d.disposition, d.reason, d.recordedBy ?? null, d.recordedAt);
+    return { ...d, seq: Number(result.lastInsertRowid) };
+  }
+
+  async listDispositions(
+    filter: { readonly pqlId?: string; readonly accountId?: string } = {},
+  ): Promise<readonly DispositionRecord[]> {
+    const rows = (
+      filter.pqlId !== undefined
+        ? this.db.prepare('SELECT * FROM dispositions WHERE pql_id = ? ORDER BY seq').all(filter.pqlId)
+        : filter.accountId !== undefined
+          ? this.db
+              .prepare('SELECT * FROM dispositions WHERE account_id = ? ORDER BY seq')
+              .all(filter.accountId)
+          : this.db.prepare('SELECT * FROM dispositions ORDER BY seq').all()
+    ) as DispositionRow[];
+    return rows
+      .filter((r) => filter.accountId === undefined || r.account_id === filter.accountId)
+      .map(toDispositionRecord);
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+interface DispositionRow {
+  seq: number;
+  pql_id: string;
+  account_id: string;
+  definition_id: string;
+  disposition: DispositionKind;
+  reason: string;
+  recorded_by: string | null;
+  recorded_at: number;
+}
+
+function toDispositionRecord(row: DispositionRow): DispositionRecord {
+  return {
+    seq: row.seq,
+    pqlId: row.pql_id,
+    accountId: row.account_id,
+    definitionId: row.definition_id,
+    disposition: row.disposition,
+    reason: row.reason,
+    recordedBy: row.recorded_by ?? undefined,
+    recordedAt: row.recorded_at,
+  };
 }
 
 function migrate(db: Database.Database, path: string): void {
