@@ -127,7 +127,7 @@ describe('cohortMrr', () => {
         ],
       },
     ]);
-    const pql = (definitionId: string | null): unknown[] =>
+    const pql = (definitionId: string | null): typeof report.timeToPql =>
       report.timeToPql.filter((t) => t.definitionId === definitionId);
     // Any definition: a1 at day 7 (x before y), a2 at day 5; b1 at day 2.
     expect(pql(null)).toEqual([
