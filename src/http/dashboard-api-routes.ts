@@ -3,7 +3,13 @@ import { loadReps } from '../alerts/alerting-runtime.js';
 import { parseDefinitionTexts } from '../config/definition-files.js';
 import type { ClauseExplanation } from '../core/engine/transition.js';
 import { backtestStore } from '../runtime/store-backtest.js';
-import type { AlertRecord, AlertStatus } from '../store/store.js';
+import type {
+  AlertRecord,
+  AlertStatus,
+  DispositionKind,
+  DispositionRecord,
+  StoredEvent,
+} from '../store/store.js';
 import type { CommitQueue } from './commit-queue.js';
 import { HttpError } from './http-error.js';
 import { isRecord } from './message-checks.js';
@@ -18,6 +24,10 @@ export interface DashboardApiDependencies {
 }
 
 const ALERT_STATUSES: readonly AlertStatus[] = ['pending', 'delivered', 'dead', 'disabled'];
+const DISPOSITIONS: readonly DispositionKind[] = ['contacted', 'won', 'disqualified'];
+const MAX_REASON_CHARS = 500;
+/** Most recent events an account page lists (its per-day activity counts every event). */
+const RECENT_EVENTS = 50;
 const MAX_ROWS = 5000;
 
 /**
@@ -30,11 +40,13 @@ export function registerDashboardApiRoutes(app: FastifyInstance, deps: Dashboard
 
   app.get('/api/dashboard/queue', { preHandler: requireAdmin }, async () => {
     const detector = queue.detector;
-    const [pqls, alerts, reps] = await Promise.all([
+    const [pqls, alerts, reps, dispositions] = await Promise.all([
       detector.store.listPqls({ limit: MAX_ROWS }),
       detector.store.listAlerts({ limit: MAX_ROWS }),
       loadReps(deps.dataDir),
+      detector.store.listDispositions(),
     ]);
+    const latestDisposition = new Map(dispositions.map((d) => [d.pqlId, d]));
     const repNames = new Map(reps.map((r) => [r.ownerId, r.name]));
     const alertsByPql = groupAlerts(alerts);
     const names = new Map(detector.definitions.map((d) => [d.definition.id, d.definition.name]));
@@ -66,10 +78,14 @@ export function registerDashboardApiRoutes(app: FastifyInstance, deps: Dashboard
               },
         why: topClauses(p.explanation.clauses),
         alert: alertSummary(mine),
+        disposition: dispositionJson(latestDisposition.get(p.id)),
+        // Billing's word on conversion, shown beside the disposition and never replaced by it.
+        convertedAt: stringOrUndefined(traits['converted_at']?.value) ?? null,
       };
     });
     return {
       pqls: rows,
+      dispositionSummary: dispositionSummary(rows),
       owners: reps.map((r) => ({ ownerId: r.ownerId, name: r.name })),
       definitions: detector.definitions.map((d) => ({ id: d.definition.id, name: d.definition.name })),
     };
@@ -78,10 +94,16 @@ export function registerDashboardApiRoutes(app: FastifyInstance, deps: Dashboard
   app.get('/api/dashboard/accounts/:id', { preHandler: requireAdmin }, async (request) => {
     const accountId = (request.params as { id: string }).id;
     const store = queue.detector.store;
-    const [changes, pqls, alerts] = await Promise.all([
+    const [changes, pqls, alerts, dispositions, activity] = await Promise.all([
       store.readTraitChanges(),
       store.listPqls({ accountId, limit: MAX_ROWS }),
       store.listAlerts({ limit: MAX_ROWS }),
+      store.listDispositions({ accountId }),
+      accountActivity(
+        store.readEvents({ order: 'arrival' }),
+        accountId,
+        new Set(queue.detector.engine.accountUsers(accountId).map((u) => u.userId)),
+      ),
     ]);
     const mineChanges = changes.filter((c) => c.accountId === accountId);
     const pqlIds = new Set(pqls.map((p) => p.id));
@@ -98,7 +120,26 @@ export function registerDashboardApiRoutes(app: FastifyInstance, deps: Dashboard
       })),
       mrr,
       alerts: alerts.filter((a) => pqlIds.has(a.pqlId)).map(alertJson),
+      dispositions: dispositions.map((d) => ({ pqlId: d.pqlId, ...dispositionJson(d) })),
+      activity,
     };
+  });
+
+  app.post('/api/dashboard/pqls/:id/disposition', { preHandler: requireAdmin }, async (request, reply) => {
+    const id = (request.params as { id: string }).id;
+    const body = dispositionBody(request.body);
+    const pql = await queue.detector.store.getPql(id);
+    if (pql === undefined) throw new HttpError(404, 'not_found', `no PQL "${id}"`, 'params.id');
+    const recorded = await queue.detector.store.recordDisposition({
+      pqlId: pql.id,
+      accountId: pql.accountId,
+      definitionId: pql.definitionId,
+      disposition: body.disposition,
+      reason: body.reason,
+      recordedBy: body.recordedBy,
+      recordedAt: deps.clock(),
+    });
+    return reply.code(201).send({ disposition: { pqlId: pql.id, ...dispositionJson(recorded) } });
   });
 
   app.get('/api/dashboard/alerts', { preHandler: requireAdmin }, async (request) => {
@@ -185,6 +226,135 @@ export function registerDashboardApiRoutes(app: FastifyInstance, deps: Dashboard
   });
 }
 
+function dispositionJson(d: DispositionRecord | undefined): Record<string, unknown> | null {
+  if (d === undefined) return null;
+  return {
+    disposition: d.disposition,
+    reason: d.reason,
+    recordedBy: d.recordedBy ?? null,
+    recordedAt: iso(d.recordedAt),
+  };
+}
+
+/** Per definition: PQLs, how many people marked contacted / won / disqualified, and how many billing saw pay. */
+function dispositionSummary(
+  rows: readonly { definitionId: string; disposition: unknown; convertedAt: string | null }[],
+): Record<string, unknown>[] {
+  const byDefinition = new Map<string, Record<string, number>>();
+  for (const row of rows) {
+    let counts = byDefinition.get(row.definitionId);
+    if (counts === undefined) {
+      counts = { pqls: 0, contacted: 0, won: 0, disqualified: 0, open: 0, converted: 0 };
+      byDefinition.set(row.definitionId, counts);
+    }
+    counts['pqls']!++;
+    const kind = (row.disposition as { disposition?: string } | null)?.disposition ?? 'open';
+    counts[kind] = (counts[kind] ?? 0) + 1;
+    if (row.convertedAt !== null) counts['converted']!++;
+  }
+  return [...byDefinition].map(([definitionId, counts]) => ({ definitionId, ...counts }));
+}
+
+/**
+ * An account's activity from the event log: events per UTC day and the most recent ones. It scans the log
+ * (events are attributed by account id, or by a member's user id for messages without one).
+ */
+async function accountActivity(
+  batches: AsyncIterable<readonly StoredEvent[]>,
+  accountId: string,
+  members: ReadonlySet<string>,
+): Promise<{ days: { day: string; events: number }[]; recent: Record<string, unknown>[]; events: number }> {
+  const perDay = new Map<string, number>();
+  let recent: StoredEvent[] = [];
+  let events = 0;
+  for await (const batch of batches) {
+    for (const e of batch) {
+      const mine =
+        e.accountId === accountId ||
+        (e.accountId === undefined && e.userId !== undefined && members.has(e.userId));
+      if (!mine) continue;
+      events++;
+      const day = new Date(e.timestamp).toISOString().slice(0, 10);
+      perDay.set(day, (perDay.get(day) ?? 0) + 1);
+      recent.push(e);
+      if (recent.length > RECENT_EVENTS * 4) recent = latestEvents(recent);
+    }
+  }
+  return {
+    events,
+    days: [...perDay].sort(([a], [b]) => a.localeCompare(b)).map(([day, n]) => ({ day, events: n })),
+    recent: latestEvents(recent).map((e) => {
+      const body = parseBody(e.body);
+      return {
+        messageId: e.messageId,
+        type: e.type,
+        event: stringOrUndefined(body['event']) ?? stringOrUndefined(body['name']) ?? null,
+        userId: e.userId ?? null,
+        timestamp: iso(e.timestamp),
+      };
+    }),
+  };
+}
+
+function latestEvents(events: readonly StoredEvent[]): StoredEvent[] {
+  return [...events].sort((a, b) => b.timestamp - a.timestamp || b.seq - a.seq).slice(0, RECENT_EVENTS);
+}
+
+function parseBody(body: string): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return isRecord(parsed) ? parsed : {};
+  } catch {
+    return {};
+  }
+}
+
+function dispositionBody(body: unknown): {
+  disposition: DispositionKind;
+  reason: string;
+  recordedBy: string | undefined;
+} {
+  const parsed = jsonBody(
+    body,
+    'expected a JSON body { "disposition": "contacted|won|disqualified", "reason": "..." }',
+  );
+  const disposition = parsed['disposition'];
+  if (typeof disposition !== 'string' || !DISPOSITIONS.includes(disposition as DispositionKind))
+    throw new HttpError(
+      400,
+      disposition === undefined ? 'required' : 'invalid_value',
+      `expected one of ${DISPOSITIONS.join(', ')}, got ${JSON.stringify(disposition ?? null).slice(0, 40)}`,
+      'disposition',
+    );
+  const reason = parsed['reason'] ?? '';
+  if (typeof reason !== 'string') throw new HttpError(400, 'invalid_type', 'expected a string', 'reason');
+  if (reason.length > MAX_REASON_CHARS)
+    throw new HttpError(400, 'too_long', `at most ${MAX_REASON_CHARS} characters`, 'reason');
+  if (disposition === 'disqualified' && reason.trim() === '')
+    throw new HttpError(400, 'required', 'say why the PQL is disqualified', 'reason');
+  const recordedBy = parsed['recordedBy'];
+  if (recordedBy !== undefined && typeof recordedBy !== 'string')
+    throw new HttpError(400, 'invalid_type', 'expected a string', 'recordedBy');
+  return {
+    disposition: disposition as DispositionKind,
+    reason: reason.trim(),
+    recordedBy:
+      recordedBy === undefined || recordedBy.trim() === '' ? undefined : recordedBy.trim().slice(0, 100),
+  };
+}
+
+function jsonBody(body: unknown, expected: string): Record<string, unknown> {
+  if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'invalid_json', expected);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new HttpError(400, 'invalid_json', `the body is not valid JSON (${(error as Error).message})`);
+  }
+  if (!isRecord(parsed)) throw new HttpError(400, 'invalid_type', expected);
+  return parsed;
+}
+
 /** The signal clauses that held, most recently completed first: the "why" of a row (at most three). */
 function topClauses(
   clauses: readonly ClauseExplanation[],
@@ -256,15 +426,8 @@ function countByMonth(times: readonly number[]): { month: string; pqls: number }
 }
 
 function definitionText(body: unknown): string {
-  if (!Buffer.isBuffer(body) || body.length === 0)
-    throw new HttpError(400, 'invalid_json', 'expected a JSON body { "text": "<definition YAML>" }');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw new HttpError(400, 'invalid_json', `the body is not valid JSON (${(error as Error).message})`);
-  }
-  if (!isRecord(parsed) || typeof parsed['text'] !== 'string')
+  const parsed = jsonBody(body, 'expected a JSON body { "text": "<definition YAML>" }');
+  if (typeof parsed['text'] !== 'string')
     throw new HttpError(400, 'required', 'expected "text": the definition as YAML or JSON text', 'text');
   return parsed['text'];
 }
