@@ -93,6 +93,31 @@ export function fisherExactTwoSided(
 }
 
 /**
+ * One-sided Fisher exact test of [[a, b], [c, d]] for a positive association (the first row's share of the
+ * first column is higher): the probability, with the margins fixed, of a top-left cell of at least `a`.
+ */
+export function fisherExactGreater(
+  a: number,
+  b: number,
+  c: number,
+  d: number,
+  logFactorials: LogFactorials = sharedLogFactorials,
+): number {
+  const row1 = a + b;
+  const row2 = c + d;
+  const col1 = a + c;
+  const n = row1 + row2;
+  if (n === 0) return 1;
+  const lf = (k: number): number => logFactorials.of(k);
+  const base = lf(row1) + lf(row2) + lf(col1) + lf(n - col1) - lf(n);
+  const high = Math.min(row1, col1);
+  let p = 0;
+  for (let x = a; x <= high; x++)
+    p += Math.exp(base - lf(x) - lf(row1 - x) - lf(col1 - x) - lf(row2 - col1 + x));
+  return Math.min(1, p);
+}
+
+/**
  * Benjamini-Hochberg adjusted p-values (q-values), in the input's order: q(i) = min over ranks j >= rank(i)
  * of p(j)·m/j, capped at 1. Rejecting every q <= alpha controls the false discovery rate at alpha.
  */
