@@ -1,9 +1,14 @@
 import { join } from 'node:path';
-import { createEngine } from '../core/engine/create-engine.js';
-import type { Transition } from '../core/engine/transition.js';
+import { createEngine, type Engine } from '../core/engine/create-engine.js';
+import type { QualifiedTransition, Transition } from '../core/engine/transition.js';
 import type { ProductEvent, TraitChange } from '../core/events/event.js';
 import { parseEventLine } from '../core/events/parse-event.js';
 import type { Definition } from '../core/definitions/definition.js';
+import {
+  measuredAccounts,
+  type MeasuredAccount,
+  type MeasuredQualification,
+} from '../core/analysis/backtest-measures.js';
 import { loadWorkspaceSources } from '../sources/joins/workspace-sources.js';
 import { readLines } from '../sources/read-lines.js';
 
@@ -21,6 +26,10 @@ export interface BacktestResult {
   readonly traitChanges: number;
   /** Warnings from the CRM and billing files, including values that had no time (used as of the start). */
   readonly warnings: readonly string[];
+  /** Every qualification with the account's CRM owner as of the moment the replay made it. */
+  readonly qualifications: readonly MeasuredQualification[];
+  /** Every account's sign-up, first paid invoice and MQL time, for the backtest measures. */
+  readonly measuredAccounts: readonly MeasuredAccount[];
 }
 
 /**
@@ -57,22 +66,29 @@ export async function backtestWorkspace(
   const { traitChanges } = await loadWorkspaceSources(dir, warnings);
   const engine = createEngine({ definitions, dedupeWindowMs: Infinity });
   const transitions: Transition[] = [];
+  const qualifications: MeasuredQualification[] = [];
+  const collect = (produced: readonly Transition[]): void => {
+    for (const t of produced) {
+      transitions.push(t);
+      if (t.kind === 'qualified') qualifications.push(qualificationWithOwner(engine, t));
+    }
+  };
   let nextChange = 0;
   for (const event of events) {
     while (
       nextChange < traitChanges.length &&
       (traitChanges[nextChange] as TraitChange).effectiveAt <= event.timestamp
     ) {
-      for (const t of engine.applyTraits(traitChanges[nextChange] as TraitChange)) transitions.push(t);
+      collect(engine.applyTraits(traitChanges[nextChange] as TraitChange));
       nextChange++;
     }
-    for (const t of engine.ingest(event)) transitions.push(t);
+    collect(engine.ingest(event));
   }
   for (; nextChange < traitChanges.length; nextChange++) {
-    for (const t of engine.applyTraits(traitChanges[nextChange] as TraitChange)) transitions.push(t);
+    collect(engine.applyTraits(traitChanges[nextChange] as TraitChange));
   }
   const lastEventAt = events.length > 0 ? (events[events.length - 1] as ProductEvent).timestamp : undefined;
-  if (lastEventAt !== undefined) for (const t of engine.tick(lastEventAt)) transitions.push(t);
+  if (lastEventAt !== undefined) collect(engine.tick(lastEventAt));
   return {
     transitions,
     events: events.length,
@@ -83,5 +99,24 @@ export async function backtestWorkspace(
     lastEventAt,
     traitChanges: traitChanges.length,
     warnings,
+    qualifications,
+    measuredAccounts: measuredAccounts(signupsOf(engine), traitChanges),
   };
+}
+
+/** A qualification with the account's CRM owner as the engine knows it right now (point in time in a replay). */
+export function qualificationWithOwner(engine: Engine, t: QualifiedTransition): MeasuredQualification {
+  const owner = engine.accountSummary(t.accountId)?.traits['owner']?.value;
+  return {
+    accountId: t.accountId,
+    definitionId: t.definitionId,
+    qualifiedAt: t.qualifiedAt,
+    owner: typeof owner === 'string' && owner !== '' ? owner : undefined,
+  };
+}
+
+/** The sign-up of every account the engine knows. */
+export function* signupsOf(engine: Engine): Generator<{ accountId: string; signupAt: number | undefined }> {
+  for (const accountId of engine.accountIds())
+    yield { accountId, signupAt: engine.accountSummary(accountId)?.signupAt };
 }

@@ -4,6 +4,12 @@ import type { Definition } from '../core/definitions/definition.js';
 import type { TraitChange } from '../core/events/event.js';
 import { parseEvent } from '../core/events/parse-event.js';
 import type { Store } from '../store/store.js';
+import {
+  measuredAccounts,
+  type MeasuredAccount,
+  type MeasuredQualification,
+} from '../core/analysis/backtest-measures.js';
+import { qualificationWithOwner, signupsOf } from './backtest.js';
 
 /** What replaying a store's history through candidate definitions found. */
 export interface StoreBacktestResult {
@@ -14,6 +20,10 @@ export interface StoreBacktestResult {
   readonly traitChanges: number;
   readonly firstEventAt: number | undefined;
   readonly lastEventAt: number | undefined;
+  /** The qualifications with the account's CRM owner as of each one, for the measures. */
+  readonly qualifications: readonly MeasuredQualification[];
+  /** Every account's sign-up, first paid invoice and MQL time, for the measures. */
+  readonly measuredAccounts: readonly MeasuredAccount[];
 }
 
 /**
@@ -28,8 +38,13 @@ export async function backtestStore(
   const engine = createEngine({ definitions, dedupeWindowMs: Infinity });
   const traitChanges = await store.readTraitChanges();
   const qualified: QualifiedTransition[] = [];
+  const qualifications: MeasuredQualification[] = [];
   const collect = (transitions: readonly { kind: string }[]): void => {
-    for (const t of transitions) if (t.kind === 'qualified') qualified.push(t as QualifiedTransition);
+    for (const t of transitions) {
+      if (t.kind !== 'qualified') continue;
+      qualified.push(t as QualifiedTransition);
+      qualifications.push(qualificationWithOwner(engine, t as QualifiedTransition));
+    }
   };
   let nextChange = 0;
   let events = 0;
@@ -65,5 +80,7 @@ export async function backtestStore(
     traitChanges: traitChanges.length,
     firstEventAt,
     lastEventAt,
+    qualifications,
+    measuredAccounts: measuredAccounts(signupsOf(engine), traitChanges),
   };
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TraitChange } from '../events/event.js';
 import {
   backtestMeasures,
+  definitionSetMeasures,
   measuredAccounts,
   type MeasuredAccount,
   type MeasuredQualification,
@@ -213,5 +214,30 @@ describe('measuredAccounts', () => {
       { accountId: 'a', signupAt: d(0), convertedAt: d(10), mqlAt: d(4) },
       { accountId: 'c', signupAt: d(3), convertedAt: undefined, mqlAt: undefined },
     ]);
+  });
+});
+
+describe('definitionSetMeasures', () => {
+  it('measures the set from each account’s earliest qualification and every definition on its own', () => {
+    const both = [
+      { accountId: 'p1', definitionId: 'early', qualifiedAt: d(1), owner: undefined },
+      // 'late' flags p1 only after it paid (day 20): alone it has no hit.
+      { accountId: 'p1', definitionId: 'late', qualifiedAt: d(25), owner: undefined },
+      { accountId: 'p3', definitionId: 'late', qualifiedAt: d(14), owner: undefined },
+    ];
+    const m = definitionSetMeasures(accounts, both, d(200), ['early', 'late', 'unused'], {
+      conversionDays: 30,
+    });
+    expect([m.pqls.total, m.pqls.accounts, m.conversion.pqls.converted, m.conversion.pqls.accounts]).toEqual([
+      3, 2, 1, 2,
+    ]);
+    expect(
+      m.byDefinition.map((x) => [x.definitionId, x.pqls.total, x.conversion.pqls.converted, x.precision]),
+    ).toEqual([
+      ['early', 1, 1, 1],
+      ['late', 2, 0, 0],
+      ['unused', 0, 0, null],
+    ]);
+    expect(m.byDefinition[1]?.pqls.afterConversion).toBe(1);
   });
 });

@@ -437,3 +437,33 @@ function drift(
           ),
   };
 }
+
+/** The measures of a set of definitions together, plus the same measures for each definition alone. */
+export interface DefinitionSetMeasures extends BacktestMeasures {
+  readonly byDefinition: readonly ({ readonly definitionId: string } & BacktestMeasures)[];
+}
+
+/**
+ * Measures a backtest of several definitions: as one set (an account is a PQL when any of them qualified
+ * it, from the earliest qualification) and each definition alone, in the order of `definitionIds`. Pure.
+ */
+export function definitionSetMeasures(
+  accounts: readonly MeasuredAccount[],
+  qualifications: readonly MeasuredQualification[],
+  dataEnd: number,
+  definitionIds: readonly string[],
+  options: BacktestMeasureOptions = {},
+): DefinitionSetMeasures {
+  return {
+    ...backtestMeasures(accounts, qualifications, dataEnd, options),
+    byDefinition: definitionIds.map((definitionId) => ({
+      definitionId,
+      ...backtestMeasures(
+        accounts,
+        qualifications.filter((q) => q.definitionId === definitionId),
+        dataEnd,
+        options,
+      ),
+    })),
+  };
+}
