@@ -1,7 +1,8 @@
 import { DAY_MS, featureLabel, type AccountTimeline, type AnalysisData } from './account-timeline.js';
+import type { Definition, EventSelector } from '../definitions/definition.js';
 import {
   benjaminiHochberg,
-  fisherExactTwoSided,
+  fisherExactGreater,
   median,
   precisionRecall,
   quantileSorted,
@@ -14,6 +15,39 @@ import {
 export interface FunnelSpec {
   readonly name: string;
   readonly steps: readonly string[];
+  /** Every counted step must happen before sign-up + this many days (`within: Nd of signup`), if set. */
+  readonly withinDays?: number;
+}
+
+/**
+ * The funnels of definitions as discovery candidates (`event:X` / `page:X` steps); funnels whose steps
+ * select several names or filter on properties are left out, since discovery counts features by name.
+ */
+export function funnelsFromDefinitions(definitions: readonly Definition[]): FunnelSpec[] {
+  const funnels: FunnelSpec[] = [];
+  const seen = new Set<string>();
+  const stepKey = (step: EventSelector): string | undefined => {
+    const name = step.names?.length === 1 ? step.names[0] : undefined;
+    const type = step.types.length === 1 ? step.types[0] : undefined;
+    if (name === undefined || type === undefined || step.where.length > 0) return undefined;
+    return `${type === 'track' ? 'event' : type}:${name}`;
+  };
+  for (const definition of definitions)
+    for (const { name, spec } of definition.signals) {
+      if (spec.kind !== 'funnel') continue;
+      const steps = spec.steps.map(stepKey);
+      if (steps.some((k) => k === undefined)) continue;
+      const withinDays = spec.window.kind === 'signup' ? spec.window.ms / DAY_MS : undefined;
+      const key = `${steps.join('>')}@${withinDays ?? ''}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      funnels.push({
+        name: `${definition.id}.${name}`,
+        steps: steps as string[],
+        ...(withinDays === undefined ? {} : { withinDays }),
+      });
+    }
+  return funnels;
 }
 
 /** Options of signal discovery; every field has a default (DESIGN.md: 30 days of behaviour, conversion within 90). */
@@ -69,7 +103,11 @@ export interface CandidateResult {
   readonly f1: number | undefined;
   /** Median days from the behaviour to conversion, over converters who did it. */
   readonly medianLeadDays: number | undefined;
-  /** Two-sided Fisher exact p-value. */
+  /**
+   * One-sided Fisher exact p-value for "the behaviour raises conversion". One-sided because the question is
+   * which behaviours predict paying, and because cutting converters' behaviour at conversion can only make
+   * a behaviour look rarer among converters: a predictor that passes is not an artefact of that cut.
+   */
   readonly pValue: number;
   /** Benjamini-Hochberg adjusted p-value across all tested candidates. */
   readonly qValue: number;
@@ -191,9 +229,13 @@ export function discoverSignals(data: AnalysisData, options: DiscoveryOptions = 
   const observed = prepared.length;
   const converted = prepared.filter((p) => p.converted).length;
   const baseRate = observed > 0 ? converted / observed : undefined;
-  const signups = observedAccounts.map((a) => a.signupAt);
-  const weeks =
-    signups.length > 0 ? Math.max(1, (Math.max(...signups) - Math.min(...signups)) / (7 * DAY_MS)) : 1;
+  let firstSignup = Number.POSITIVE_INFINITY;
+  let lastSignup = Number.NEGATIVE_INFINITY;
+  for (const a of observedAccounts) {
+    if (a.signupAt < firstSignup) firstSignup = a.signupAt;
+    if (a.signupAt > lastSignup) lastSignup = a.signupAt;
+  }
+  const weeks = observed > 0 ? Math.max(1, (lastSignup - firstSignup) / (7 * DAY_MS)) : 1;
   const signupsPerWeek = observed / weeks;
 
   const specs = enumerateCandidates(data.features, prepared, {
@@ -488,18 +530,24 @@ function sequenceCandidates(
 
 function funnelCandidates(funnel: FunnelSpec, features: readonly string[]): CandidateSpec[] {
   const ids = funnel.steps.map((key) => features.indexOf(key));
+  const withinMs = funnel.withinDays === undefined ? undefined : funnel.withinDays * DAY_MS;
   const specs: CandidateSpec[] = [];
   for (let reached = 2; reached <= ids.length; reached++) {
     const steps = ids.slice(0, reached);
+    const within = funnel.withinDays === undefined ? '' : ` within ${funnel.withinDays} days of sign-up`;
     specs.push({
       id: `funnel:${funnel.name}:${reached}`,
       kind: 'funnel',
-      label: `${funnel.name}: ${reached} of ${ids.length} steps (${funnel.steps.slice(0, reached).map(featureLabel).join(' → ')})`,
+      label: `${funnel.name}: ${reached} of ${ids.length} steps (${funnel.steps.slice(0, reached).map(featureLabel).join(' → ')})${within}`,
       features: funnel.steps.slice(0, reached),
       threshold: reached,
-      days: undefined,
+      days: funnel.withinDays,
       family: `funnel:${funnel.name}`,
-      heldAt: (a) => (steps.some((s) => s < 0) ? undefined : sequenceHeldAt(a, steps)),
+      heldAt: (a) => {
+        if (steps.some((s) => s < 0)) return undefined;
+        const at = sequenceHeldAt(a, steps);
+        return at !== undefined && (withinMs === undefined || at < a.signupAt + withinMs) ? at : undefined;
+      },
     });
   }
   return specs;
@@ -549,7 +597,7 @@ function measure(
     recall,
     f1,
     medianLeadDays: median(leads),
-    pValue: fisherExactTwoSided(hits, flagged - hits, c0, n0 - c0),
+    pValue: fisherExactGreater(hits, flagged - hits, c0, n0 - c0),
   };
 }
 
@@ -673,7 +721,7 @@ function combine(
       recall,
       f1,
       lift: flagged > 0 && without > 0 ? hits / flagged / without : undefined,
-      pValue: fisherExactTwoSided(hits, flagged - hits, c0, n0 - c0),
+      pValue: fisherExactGreater(hits, flagged - hits, c0, n0 - c0),
       pqlsPerWeek: observed > 0 ? (signupsPerWeek * flagged) / observed : 0,
     };
   });
@@ -711,7 +759,8 @@ function toSignals(
   returnDays: number,
   used: Set<string>,
 ): [string, Record<string, unknown>][] {
-  const within = `${spec.kind === 'within' ? (spec.days as number) : behaviourDays}d of signup`;
+  const days = (spec.kind === 'within' || spec.kind === 'funnel') && spec.days !== undefined ? spec.days : behaviourDays; // prettier-ignore
+  const within = `${days}d of signup`;
   const name = signalName(spec, used);
   switch (spec.kind) {
     case 'done':
