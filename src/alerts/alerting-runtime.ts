@@ -57,7 +57,20 @@ export async function loadReps(dataDir: string): Promise<Rep[]> {
       away?: boolean;
     }[];
   };
-  return parsed.owners.map((o) => ({
+  return parsed.owners.map(repOfOwner);
+}
+
+/** A rep for routing from a CRM owner row (name defaults to the id, weight to 1). */
+export function repOfOwner(o: {
+  readonly ownerId: string;
+  readonly name?: string | undefined;
+  readonly email?: string | undefined;
+  readonly slackUserId?: string | undefined;
+  readonly territory?: string | undefined;
+  readonly weight?: number | undefined;
+  readonly away?: boolean | undefined;
+}): Rep {
+  return {
     ownerId: o.ownerId,
     name: o.name ?? o.ownerId,
     email: o.email,
@@ -65,7 +78,7 @@ export async function loadReps(dataDir: string): Promise<Rep[]> {
     territory: o.territory,
     weight: o.weight ?? 1,
     away: o.away === true,
-  }));
+  };
 }
 
 /** Alerting wired for one process: the detector hook that enqueues alerts, and the delivery worker. */
@@ -73,6 +86,8 @@ export interface Alerting {
   readonly channelNames: readonly string[];
   readonly detectorOption: NonNullable<DetectorOptions['alerting']>;
   createWorker(store: Store): DeliveryWorker;
+  /** Replaces the reps alerts are routed to (a live CRM owners upsert); the next PQL sees them. */
+  updateReps(reps: readonly Rep[]): void;
 }
 
 /** Builds alerting from configuration, or undefined when no channel is configured. */
@@ -84,6 +99,7 @@ export function createAlerting(
   const channels = createChannels(config);
   if (channels.size === 0) return undefined;
   const router = new OwnerRouter(reps, rules);
+  // Shared by reference with every planner the detector builds, so an owners upsert reaches them all.
   const repsById = new Map(reps.map((r) => [r.ownerId, r]));
   return {
     channelNames: [...channels.keys()],
@@ -98,5 +114,10 @@ export function createAlerting(
         ...(config.dashboardUrl === undefined ? {} : { dashboardUrl: config.dashboardUrl }),
       }),
     createWorker: (store) => new DeliveryWorker({ store, channels }),
+    updateReps(next) {
+      router.setReps(next);
+      repsById.clear();
+      for (const rep of next) repsById.set(rep.ownerId, rep);
+    },
   };
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { alertingConfigFromEnv } from '../alerts/alerting-config.js';
-import { createAlerting, loadReps } from '../alerts/alerting-runtime.js';
+import { createAlerting, repOfOwner } from '../alerts/alerting-runtime.js';
 import type { DeliveryWorker } from '../alerts/delivery-worker.js';
 import type { LoadedDefinition } from '../config/definition-files.js';
 import { formatDefinitionFileProblem } from '../config/definition-files.js';
@@ -9,6 +9,7 @@ import { loadServerConfig, ServerConfigError, type ServeFlags } from '../config/
 import { createServer } from '../http/create-server.js';
 import { DefinitionCatalog } from '../runtime/definition-catalog.js';
 import { Detector, type DetectorOptions } from '../runtime/detector.js';
+import { LiveSources } from '../sources/live-sources.js';
 import { openStore } from '../store/open-store.js';
 import { CliInputError, definitionsPath, type CliIo } from './main.js';
 
@@ -37,13 +38,17 @@ export async function runServe(flags: ServeFlags, io: CliIo, extras: ServeExtras
   if (!opened.ok) throw new CliInputError(opened.problems.map(formatDefinitionFileProblem).join('\n'));
   const catalog = opened.catalog;
   const logger = pino({ level: process.env['PQL_LOG_LEVEL'] ?? 'info', base: { service: 'pql' } });
+  // CRM companies and owners and Stripe events received earlier (webhooks, upserts, `pql import`).
+  const sources = await LiveSources.open(config.dataDir);
   const alerting = createAlerting(
     {
       ...alertingConfigFromEnv(),
       dashboardUrl: process.env['PQL_DASHBOARD_URL'] ?? `http://localhost:${config.port}`,
     },
-    await loadReps(config.dataDir),
+    sources.owners().map(repOfOwner),
   );
+  // An owners upsert (`POST /api/crm/owners`) routes the next PQL with the new reps.
+  sources.onOwnersChanged((owners) => alerting?.updateReps(owners.map(repOfOwner)));
   const store = await openStore(config);
   let worker: DeliveryWorker | undefined;
   try {
@@ -54,12 +59,17 @@ export async function runServe(flags: ServeFlags, io: CliIo, extras: ServeExtras
     const reopen = (definitions: readonly LoadedDefinition[]): Promise<Detector> =>
       Detector.open(store, definitions, detectorOptions);
     const detector = await reopen(catalog.definitions);
-    const server = createServer({ detector, config, logger, catalog, reopen });
+    const server = createServer({ detector, config, logger, catalog, reopen, sources });
     const url = await server.listen();
     worker = alerting?.createWorker(store);
     worker?.start();
     io.out(
       `pql serve: listening on ${url} (${catalog.definitions.length} definitions from ${catalog.path}, data in ${config.dataDir})`,
+    );
+    io.out(
+      config.stripeWebhookSecret === undefined
+        ? 'sources: CRM upserts at /api/crm/companies and /api/crm/owners; Stripe webhook off (set PQL_STRIPE_WEBHOOK_SECRET)'
+        : 'sources: CRM upserts at /api/crm/companies and /api/crm/owners; Stripe webhook at /webhooks/stripe',
     );
     io.out(
       alerting === undefined

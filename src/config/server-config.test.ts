@@ -25,6 +25,15 @@ describe('loadServerConfig', () => {
     expect(second.config.writeKeys).toEqual(first.config.writeKeys);
   });
 
+  it('reads the Stripe webhook secret from pql.yaml, overridden by PQL_STRIPE_WEBHOOK_SECRET, and leaves it unset by default', () => {
+    const dataDir = join(dir, 'data');
+    expect(loadServerConfig({ dataDir }, {}, dir).config.stripeWebhookSecret).toBeUndefined();
+    writeFileSync(join(dir, 'pql.yaml'), 'stripeWebhookSecret: whsec_file\n');
+    expect(loadServerConfig({ dataDir }, {}, dir).config.stripeWebhookSecret).toBe('whsec_file');
+    const env = { PQL_STRIPE_WEBHOOK_SECRET: 'whsec_new,whsec_old' };
+    expect(loadServerConfig({ dataDir }, env, dir).config.stripeWebhookSecret).toBe('whsec_new,whsec_old');
+  });
+
   it('reads pql.yaml, lets environment variables override it and flags override both', () => {
     writeFileSync(
       join(dir, 'pql.yaml'),

@@ -44,6 +44,8 @@ export interface ServerConfig {
   readonly synchronous: 'NORMAL' | 'FULL';
   /** `PQL_STORE` / `store:`: undefined or 'sqlite' (the file in dataDir), or a postgres:// URL. */
   readonly store: string | undefined;
+  /** `PQL_STRIPE_WEBHOOK_SECRET` / `stripeWebhookSecret:`: the Stripe endpoint secret(s), comma-separated during a rotation; unset turns `/webhooks/stripe` off. */
+  readonly stripeWebhookSecret: string | undefined;
 }
 
 /** Which secrets were generated on this start (the CLI prints them once). */
@@ -91,6 +93,7 @@ const DEFAULTS: Omit<ServerConfig, 'dataDir' | 'writeKeys' | 'adminToken' | 'def
   posthogGroupType: undefined,
   synchronous: 'NORMAL',
   store: undefined,
+  stripeWebhookSecret: undefined,
 };
 
 /**
@@ -161,6 +164,7 @@ export function loadServerConfig(
     posthogGroupType: fileOnly('posthogGroupType', readString),
     synchronous: fileOnly('synchronous', readSynchronous) ?? DEFAULTS.synchronous,
     store: pick('store', undefined, 'PQL_STORE', readString),
+    stripeWebhookSecret: pick('stripeWebhookSecret', undefined, 'PQL_STRIPE_WEBHOOK_SECRET', readString),
   };
   return { config, generated };
 }

@@ -41,9 +41,9 @@ export interface CreateServerOptions {
   readonly catalog?: DefinitionCatalog;
   /** Opens a detector over the same store with a new definition set (for reloads). */
   readonly reopen?: (definitions: readonly LoadedDefinition[]) => Promise<Detector>;
-  /** Live CRM and billing inputs (`/webhooks/stripe`, `/api/crm/companies`, `/api/joins`); off without it. */
+  /** Live CRM and billing inputs (`/webhooks/stripe`, `/api/crm/companies|owners`, `/api/joins`); off without it. */
   readonly sources?: LiveSources;
-  /** The Stripe webhook endpoint secret(s), comma-separated. */
+  /** The Stripe webhook endpoint secret(s), comma-separated; defaults to `config.stripeWebhookSecret`. */
   readonly stripeWebhookSecret?: string;
 }
 
@@ -364,9 +364,11 @@ export function createServer(options: CreateServerOptions): PqlServer {
     registerSourceRoutes(app, {
       queue,
       sources: options.sources,
-      stripeWebhookSecret: options.stripeWebhookSecret,
+      stripeWebhookSecret: options.stripeWebhookSecret ?? config.stripeWebhookSecret,
       requireAdmin,
       logger,
+      metrics,
+      clock,
     });
 
   let tickTimer: NodeJS.Timeout | undefined;

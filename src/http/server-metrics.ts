@@ -10,6 +10,7 @@ export class ServerMetrics {
   readonly detectionLatency: Histogram;
   readonly pqls: Counter<'definition'>;
   readonly queueDepth: Gauge;
+  readonly stripeEvents: Counter<'outcome'>;
 
   constructor(queueDepth: () => number) {
     const registers = [this.registry];
@@ -48,6 +49,12 @@ export class ServerMetrics {
       name: 'pql_pqls_total',
       help: 'New PQLs committed, by definition',
       labelNames: ['definition'],
+      registers,
+    });
+    this.stripeEvents = new Counter({
+      name: 'pql_stripe_events_total',
+      help: 'Stripe webhook deliveries, by outcome (applied, duplicate, unhandled, invalid, bad_signature)',
+      labelNames: ['outcome'],
       registers,
     });
     this.queueDepth = new Gauge({

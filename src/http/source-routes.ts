@@ -2,11 +2,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { CrmCompanyRow } from '../core/sources/source-trait-changes.js';
 import { handleStripeWebhook } from '../sources/billing/stripe-webhook.js';
-import { parseCompanyFields } from '../sources/crm/read-crm-files.js';
+import { parseCompanyFields, parseOwnerFields, type CrmOwnerUpsert } from '../sources/crm/read-crm-files.js';
 import { accountJoinKeys, type LiveSources } from '../sources/live-sources.js';
 import type { CommitQueue } from './commit-queue.js';
 import { HttpError } from './http-error.js';
 import { isRecord } from './message-checks.js';
+import type { ServerMetrics } from './server-metrics.js';
 
 /** What the CRM and billing routes work with. */
 export interface SourceRouteDependencies {
@@ -16,6 +17,18 @@ export interface SourceRouteDependencies {
   readonly stripeWebhookSecret: string | undefined;
   readonly requireAdmin: (request: FastifyRequest) => Promise<void>;
   readonly logger: Logger;
+  /** Wall clock: a CRM row sent without `updated_at` counts from its receipt. */
+  readonly clock?: () => number;
+  /** Counts Stripe deliveries by outcome (`pql_stripe_events_total`). */
+  readonly metrics?: ServerMetrics;
+}
+
+/** One row of an upsert that was not taken, with the field path that made it bad. */
+interface RejectedRow {
+  readonly index: number;
+  readonly code: string;
+  readonly path: string;
+  readonly message: string;
 }
 
 /** HubSpot company properties that map onto the columns of `crm/companies.csv`. */
@@ -32,6 +45,17 @@ const HUBSPOT_PROPERTIES: Readonly<Record<string, string>> = {
   createdate: 'created_at',
   hs_lastmodifieddate: 'updated_at',
 };
+
+/** HubSpot owner fields (CRM v3 owners API) that map onto the columns of `crm/owners.csv`. */
+const HUBSPOT_OWNER_PATHS: Readonly<Record<string, string>> = {
+  owner_id: 'id',
+  name: 'firstName',
+  email: 'email',
+  territory: 'teams',
+  away: 'archived',
+};
+
+const OWNER_FIELDS = ['owner_id', 'name', 'email', 'slack_user_id', 'territory', 'weight', 'away'] as const;
 
 const COMPANY_FIELDS = [
   'company_id',
@@ -51,10 +75,12 @@ const COMPANY_FIELDS = [
 /**
  * Registers the live CRM and billing inputs: `POST /webhooks/stripe` (verified with the `stripe` package,
  * stored durably before it is acknowledged, applied once), `POST /api/crm/companies` (our columns or HubSpot's
- * company objects) and `GET /api/joins` (the join-health report against the accounts seen so far).
+ * company objects), `POST /api/crm/owners` (our columns or HubSpot's owners) and `GET /api/joins` (the
+ * join-health report against the accounts seen so far).
  */
 export function registerSourceRoutes(app: FastifyInstance, deps: SourceRouteDependencies): void {
-  const { queue, sources, requireAdmin, logger } = deps;
+  const { queue, sources, requireAdmin, logger, metrics } = deps;
+  const clock = deps.clock ?? Date.now;
 
   const resolveJoins = () => {
     const engine = queue.detector.engine;
@@ -79,11 +105,18 @@ export function registerSourceRoutes(app: FastifyInstance, deps: SourceRouteDepe
       verified = handleStripeWebhook(raw, signature, secret);
       if (verified.ok) break;
     }
-    if (verified === undefined || !verified.ok)
+    if (verified === undefined || !verified.ok) {
+      metrics?.stripeEvents.inc({ outcome: 'bad_signature' });
       throw new HttpError(400, 'invalid_signature', verified?.reason ?? 'not verified', 'stripe-signature');
+    }
     const event = verified.event;
-    if (sources.hasStripeEvent(event.id)) return { received: true, duplicate: true };
+    if (sources.hasStripeEvent(event.id)) {
+      sources.countDuplicateStripeEvent();
+      metrics?.stripeEvents.inc({ outcome: 'duplicate' });
+      return { received: true, duplicate: true };
+    }
     const [result] = await sources.recordStripeEvents([{ raw: raw.toString('utf8'), event }]);
+    metrics?.stripeEvents.inc({ outcome: result?.kind ?? 'invalid' });
     if (result?.kind === 'invalid') {
       // Stored (it is what Stripe sent) but not understood: answered 200 so Stripe does not retry forever.
       logger.warn({ eventId: event.id, code: result.code }, 'Stripe event not understood');
@@ -105,9 +138,10 @@ export function registerSourceRoutes(app: FastifyInstance, deps: SourceRouteDepe
   });
 
   app.post('/api/crm/companies', { preHandler: requireAdmin }, async (request, reply) => {
-    const list = companiesOf(request.body);
+    const receivedAt = clock();
+    const list = listOf(request.body, 'companies', 'company rows');
     const rows: CrmCompanyRow[] = [];
-    const rejected: { index: number; code: string; path: string; message: string }[] = [];
+    const rejected: RejectedRow[] = [];
     list.items.forEach((item, index) => {
       const fields = list.hubspot ? hubspotFields(item) : ourFields(item);
       if (typeof fields === 'string') {
@@ -115,7 +149,7 @@ export function registerSourceRoutes(app: FastifyInstance, deps: SourceRouteDepe
         return;
       }
       const parsed = parseCompanyFields(fields, 0);
-      if (parsed.ok) rows.push(parsed.row);
+      if (parsed.ok) rows.push(stampReceipt(parsed.row, sources.company(parsed.row.companyId), receivedAt));
       else {
         const column = parsed.message.split(':')[0] ?? '';
         const path = !list.hubspot
@@ -137,31 +171,80 @@ export function registerSourceRoutes(app: FastifyInstance, deps: SourceRouteDepe
     return { accepted: rows.length, joined, rejected, transitions: transitions.length };
   });
 
+  app.post('/api/crm/owners', { preHandler: requireAdmin }, async (request, reply) => {
+    const list = listOf(request.body, 'owners', 'owner rows');
+    const upserts: CrmOwnerUpsert[] = [];
+    const rejected: RejectedRow[] = [];
+    list.items.forEach((item, index) => {
+      const fields = list.hubspot ? hubspotOwnerFields(item) : ourOwnerFields(item);
+      const at = `${list.path}[${index}]`;
+      if (!fields.ok) {
+        const path = fields.path === '' ? at : `${at}.${fields.path}`;
+        rejected.push({ index, code: 'invalid_type', path, message: fields.message });
+        return;
+      }
+      const parsed = parseOwnerFields(fields.fields);
+      if (parsed.ok) upserts.push(parsed.owner);
+      else {
+        const column = parsed.message.split(':')[0] ?? '';
+        const path = list.hubspot ? (HUBSPOT_OWNER_PATHS[column] ?? column) : column;
+        rejected.push({ index, code: parsed.code, path: `${at}.${path}`, message: parsed.message });
+      }
+    });
+    await sources.recordOwners(upserts);
+    if (upserts.length === 0 && rejected.length > 0) void reply.code(400);
+    return { accepted: upserts.length, rejected, owners: sources.counts().owners };
+  });
+
   app.get('/api/joins', { preHandler: requireAdmin }, async () => {
     const { report } = resolveJoins();
     return { ...report, known: sources.counts() };
   });
 }
 
-function companiesOf(body: unknown): { items: unknown[]; hubspot: boolean; path: string } {
+/**
+ * A row sent without `updated_at` counts from its receipt (the CRM says "this is how it is now"), so a later
+ * change of owner is a new trait change rather than a repeat of the first; the same values sent again keep
+ * the time they were first received.
+ */
+function stampReceipt(
+  row: CrmCompanyRow,
+  kept: CrmCompanyRow | undefined,
+  receivedAt: number,
+): CrmCompanyRow {
+  if (row.updatedAt !== undefined) return row;
+  if (kept !== undefined && sameValues(row, kept)) return { ...row, updatedAt: kept.updatedAt };
+  return { ...row, updatedAt: receivedAt };
+}
+
+function sameValues(a: CrmCompanyRow, b: CrmCompanyRow): boolean {
+  const strip = ({ updatedAt: _u, line: _l, ...rest }: CrmCompanyRow) => JSON.stringify(rest);
+  return strip(a) === strip(b);
+}
+
+function listOf(
+  body: unknown,
+  key: 'companies' | 'owners',
+  what: string,
+): { items: unknown[]; hubspot: boolean; path: string } {
   if (!Buffer.isBuffer(body) || body.length === 0)
-    throw new HttpError(400, 'invalid_json', 'expected a JSON body { "companies": [...] }');
+    throw new HttpError(400, 'invalid_json', `expected a JSON body { "${key}": [...] }`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch (error) {
     throw new HttpError(400, 'invalid_json', `the body is not valid JSON (${(error as Error).message})`);
   }
-  if (isRecord(parsed) && Array.isArray(parsed['companies']))
-    return { items: parsed['companies'], hubspot: false, path: 'companies' };
-  // HubSpot's CRM API shape: { results: [{ id, properties: {...} }] } (a search or batch read answer).
+  if (isRecord(parsed) && Array.isArray(parsed[key]))
+    return { items: parsed[key], hubspot: false, path: key };
+  // HubSpot's CRM API shape: { results: [...] } (a list, search or batch read answer).
   if (isRecord(parsed) && Array.isArray(parsed['results']))
     return { items: parsed['results'], hubspot: true, path: 'results' };
   throw new HttpError(
     400,
     'required',
-    'expected "companies": an array of company rows (or HubSpot\'s "results": [{ id, properties }])',
-    'companies',
+    `expected "${key}": an array of ${what} (or HubSpot's "results": [...])`,
+    key,
   );
 }
 
@@ -191,4 +274,53 @@ function hubspotFields(item: unknown): Record<string, string | undefined> | stri
 
 function hubspotName(column: string): string {
   return Object.entries(HUBSPOT_PROPERTIES).find(([, c]) => c === column)?.[0] ?? column;
+}
+
+/** An item's fields as the columns of a CRM file, or why the item cannot be read (path below the item). */
+type ItemFields =
+  | { readonly ok: true; readonly fields: Record<string, string | undefined> }
+  | { readonly ok: false; readonly path: string; readonly message: string };
+
+function ourOwnerFields(item: unknown): ItemFields {
+  if (!isRecord(item))
+    return {
+      ok: false,
+      path: '',
+      message: 'expected an object with owner_id and the columns of crm/owners.csv',
+    };
+  const fields: Record<string, string | undefined> = {};
+  for (const name of OWNER_FIELDS) fields[name] = text(item[name]);
+  return { ok: true, fields };
+}
+
+/**
+ * HubSpot owner (`GET /crm/v3/owners`) to our columns: `id` is the owner id (what `hubspot_owner_id` names),
+ * `firstName lastName` the name, `archived` means away, the primary team (else the first) is the territory.
+ * `userId` is HubSpot's login id, not Slack's: the Slack user id is kept from an earlier upsert.
+ */
+function hubspotOwnerFields(item: unknown): ItemFields {
+  if (!isRecord(item))
+    return {
+      ok: false,
+      path: '',
+      message: 'expected a HubSpot owner object { id, email, firstName, lastName, ... }',
+    };
+  const archived = item['archived'];
+  if (archived !== undefined && archived !== null && typeof archived !== 'boolean')
+    return {
+      ok: false,
+      path: 'archived',
+      message: `archived: expected true or false, got ${JSON.stringify(archived)}`,
+    };
+  const teams = Array.isArray(item['teams']) ? item['teams'].filter(isRecord) : [];
+  const team = teams.find((t) => t['primary'] === true) ?? teams[0];
+  const name = [text(item['firstName']), text(item['lastName'])].filter((p) => p !== undefined && p !== '');
+  const fields = {
+    owner_id: text(item['id']),
+    name: name.length > 0 ? name.join(' ') : undefined,
+    email: text(item['email']),
+    territory: team === undefined ? undefined : text(team['name']),
+    away: typeof archived === 'boolean' ? String(archived) : undefined,
+  };
+  return { ok: true, fields };
 }

@@ -8,6 +8,9 @@ import { createServerConfig, type ServerConfig } from '../config/server-config.j
 import { DefinitionCatalog } from '../runtime/definition-catalog.js';
 import { Detector } from '../runtime/detector.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { createAlerting, repOfOwner } from '../alerts/alerting-runtime.js';
+import type { AlertingConfig } from '../alerts/alerting-config.js';
+import { LiveSources } from '../sources/live-sources.js';
 import { createServer, type PqlServer } from './create-server.js';
 
 export const TEST_WRITE_KEY = 'wk_test_1';
@@ -29,18 +32,40 @@ export interface TestServer {
   readonly detector: Detector;
   /** The watched definition folder (holding api-active.yaml). */
   readonly definitionsDir: string;
+  /** The live CRM and billing sources, when started with `sources: true`. */
+  readonly sources: LiveSources | undefined;
   stop(): Promise<void>;
+}
+
+/** Options of a test server beyond its configuration. */
+export interface TestServerOptions {
+  /** Milliseconds every append takes, to stand for a disk that cannot keep up. */
+  readonly slowAppendMs?: number;
+  /** Serve the live CRM and billing routes over sources in the temporary data directory. */
+  readonly sources?: boolean;
+  /** Plan alerts into the outbox for these channels (routed over the sources' owners); no worker runs. */
+  readonly alerting?: AlertingConfig;
+  /** More definition files beside api-active.yaml, by file name. */
+  readonly definitions?: Readonly<Record<string, string>>;
 }
 
 /** Starts a server on 127.0.0.1 port 0 with a fresh temporary data directory and the test definition. */
 export async function startTestServer(
   overrides: Partial<ServerConfig> = {},
-  options: { readonly slowAppendMs?: number } = {},
+  options: TestServerOptions = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'pql-http-'));
   const definitionsDir = join(dir, 'definitions');
   mkdirSync(definitionsDir);
   writeFileSync(join(definitionsDir, 'api-active.yaml'), TEST_DEFINITION);
+  for (const [name, text] of Object.entries(options.definitions ?? {}))
+    writeFileSync(join(definitionsDir, name), text);
+  const sources = options.sources === true ? await LiveSources.open(dir) : undefined;
+  const alerting =
+    options.alerting === undefined
+      ? undefined
+      : createAlerting(options.alerting, (sources?.owners() ?? []).map(repOfOwner));
+  sources?.onOwnersChanged((owners) => alerting?.updateReps(owners.map(repOfOwner)));
   const opened = await DefinitionCatalog.open(definitionsDir);
   if (!opened.ok) throw new Error(JSON.stringify(opened.problems));
   const catalog = opened.catalog;
@@ -63,7 +88,11 @@ export async function startTestServer(
           },
         });
   const reopen = (definitions: readonly LoadedDefinition[]): Promise<Detector> =>
-    Detector.open(detectorStore, definitions);
+    Detector.open(
+      detectorStore,
+      definitions,
+      alerting === undefined ? {} : { alerting: alerting.detectorOption },
+    );
   const detector = await reopen(catalog.definitions);
   const config = createServerConfig({
     dataDir: dir,
@@ -72,7 +101,14 @@ export async function startTestServer(
     tickIntervalMs: 0,
     ...overrides,
   });
-  const server = createServer({ detector, config, logger: pino({ level: 'silent' }), catalog, reopen });
+  const server = createServer({
+    detector,
+    config,
+    logger: pino({ level: 'silent' }),
+    catalog,
+    reopen,
+    ...(sources === undefined ? {} : { sources }),
+  });
   const url = await server.listen(0, '127.0.0.1');
   return {
     url,
@@ -80,6 +116,7 @@ export async function startTestServer(
     store,
     detector,
     definitionsDir,
+    sources,
     async stop() {
       await server.close();
       await store.close();

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { TraitChange } from '../core/events/event.js';
 import { BillingLedger, type LedgerResult } from '../core/sources/billing-ledger.js';
@@ -8,14 +8,27 @@ import {
   billingTraitChanges,
   crmTraitChange,
   type CrmCompanyRow,
+  type CrmOwnerRow,
 } from '../core/sources/source-trait-changes.js';
+import type { CrmOwnerUpsert } from './crm/read-crm-files.js';
 import { readLines } from './read-lines.js';
 
 /** Files under the data directory that hold what the CRM and Stripe sent, as received. */
 export const LIVE_SOURCE_FILES = {
   companies: join('crm', 'companies.ndjson'),
   stripeEvents: join('billing', 'stripe-events.ndjson'),
+  /** The sales reps routing reads (`pql import` writes it too): `{ "owners": [...] }`. */
+  owners: join('crm', 'owners.json'),
 } as const;
+
+/** What became of the Stripe webhook deliveries a server took (by outcome), and the unhandled types seen. */
+export interface StripeEventCounts {
+  readonly applied: number;
+  readonly duplicate: number;
+  readonly unhandled: number;
+  readonly invalid: number;
+  readonly unhandledTypes: Readonly<Record<string, number>>;
+}
 
 /**
  * The CRM companies and Stripe events a running server has received (API upserts, webhooks, imports),
@@ -26,6 +39,10 @@ export const LIVE_SOURCE_FILES = {
 export class LiveSources {
   private readonly companies = new Map<string, CrmCompanyRow>();
   private readonly ledger = new BillingLedger();
+  private readonly ownersById = new Map<string, CrmOwnerRow>();
+  private readonly ownerListeners: ((owners: readonly CrmOwnerRow[]) => void)[] = [];
+  private readonly stripeCounts = { applied: 0, duplicate: 0, unhandled: 0, invalid: 0 };
+  private readonly unhandledTypes: Record<string, number> = {};
 
   private constructor(private readonly dataDir: string) {}
 
@@ -50,12 +67,78 @@ export class LiveSources {
         }
       }
     }
+    const ownersPath = join(dataDir, LIVE_SOURCE_FILES.owners);
+    if (existsSync(ownersPath)) {
+      const parsed = parseLine(await readFile(ownersPath, 'utf8'));
+      const owners = (parsed as { owners?: unknown } | undefined)?.owners;
+      if (Array.isArray(owners))
+        for (const owner of owners as CrmOwnerRow[])
+          if (typeof owner.ownerId === 'string') sources.ownersById.set(owner.ownerId, owner);
+    }
     return sources;
   }
 
-  /** How many companies and Stripe customers are known. */
-  counts(): { readonly companies: number; readonly customers: number } {
-    return { companies: this.companies.size, customers: this.ledger.customers().length };
+  /** How many companies, Stripe customers and owners are known, and what the Stripe deliveries came to. */
+  counts(): {
+    readonly companies: number;
+    readonly customers: number;
+    readonly owners: number;
+    readonly stripeEvents: StripeEventCounts;
+  } {
+    return {
+      companies: this.companies.size,
+      customers: this.ledger.customers().length,
+      owners: this.ownersById.size,
+      stripeEvents: { ...this.stripeCounts, unhandledTypes: { ...this.unhandledTypes } },
+    };
+  }
+
+  /** The latest row of a CRM company, if known. */
+  company(companyId: string): CrmCompanyRow | undefined {
+    return this.companies.get(companyId);
+  }
+
+  /** The CRM owners (sales reps) known, as routing reads them. */
+  owners(): readonly CrmOwnerRow[] {
+    return [...this.ownersById.values()];
+  }
+
+  /** Calls `listener` with every owner after each owners upsert (alerting routes with them). */
+  onOwnersChanged(listener: (owners: readonly CrmOwnerRow[]) => void): void {
+    this.ownerListeners.push(listener);
+  }
+
+  /**
+   * Upserts owners: given fields replace, absent ones keep what was known (HubSpot knows no Slack user id).
+   * The whole list is written to `crm/owners.json` (synced, then renamed into place) before listeners hear of it.
+   */
+  async recordOwners(upserts: readonly CrmOwnerUpsert[]): Promise<readonly CrmOwnerRow[]> {
+    if (upserts.length === 0) return [];
+    const merged = new Map(this.ownersById);
+    const changed: CrmOwnerRow[] = [];
+    for (const upsert of upserts) {
+      const known = merged.get(upsert.ownerId);
+      const row: CrmOwnerRow = {
+        ownerId: upsert.ownerId,
+        name: upsert.name ?? known?.name,
+        email: upsert.email ?? known?.email,
+        slackUserId: upsert.slackUserId ?? known?.slackUserId,
+        territory: upsert.territory ?? known?.territory,
+        weight: upsert.weight ?? known?.weight,
+        away: upsert.away ?? known?.away ?? false,
+      };
+      merged.set(row.ownerId, row);
+      changed.push(row);
+    }
+    await writeDurably(
+      join(this.dataDir, LIVE_SOURCE_FILES.owners),
+      `${JSON.stringify({ owners: [...merged.values()] }, null, 2)}\n`,
+    );
+    this.ownersById.clear();
+    for (const [id, row] of merged) this.ownersById.set(id, row);
+    const all = this.owners();
+    for (const listener of this.ownerListeners) listener(all);
+    return changed;
   }
 
   /** Stores company rows durably, then keeps the latest of each company (by `updated_at`, else arrival). */
@@ -87,7 +170,18 @@ export class LiveSources {
       join(this.dataDir, LIVE_SOURCE_FILES.stripeEvents),
       events.map((e) => e.raw.replace(/\r?\n/g, ' ')),
     );
-    return events.map((e) => this.ledger.apply(e.event));
+    return events.map((e) => {
+      const result = this.ledger.apply(e.event);
+      this.stripeCounts[result.kind]++;
+      if (result.kind === 'unhandled')
+        this.unhandledTypes[result.type] = (this.unhandledTypes[result.type] ?? 0) + 1;
+      return result;
+    });
+  }
+
+  /** Counts a delivery that repeated an event id already applied (answered, not stored again). */
+  countDuplicateStripeEvent(): void {
+    this.stripeCounts.duplicate++;
   }
 
   /** Resolves the joins of the known companies and customers against the accounts given. */
@@ -161,6 +255,19 @@ function parseLine(line: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+async function writeDurably(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temporary = `${path}.${process.pid}.tmp`;
+  const file = await open(temporary, 'w');
+  try {
+    await file.write(text);
+    await file.datasync();
+  } finally {
+    await file.close();
+  }
+  await rename(temporary, path);
 }
 
 async function appendDurably(path: string, lines: readonly string[]): Promise<void> {

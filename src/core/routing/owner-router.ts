@@ -55,7 +55,7 @@ export interface RoutingTraits {
  * account so one account always lands with the same rep. Deterministic: same inputs, same assignments.
  */
 export class OwnerRouter {
-  private readonly reps: Map<string, Rep>;
+  private readonly reps = new Map<string, Rep>();
   private readonly sticky = new Map<string, string>();
   private readonly currentWeights = new Map<string, number>();
 
@@ -63,7 +63,13 @@ export class OwnerRouter {
     reps: readonly Rep[],
     private readonly rules: RoutingRules = { territories: [], segments: [] },
   ) {
-    this.reps = new Map(reps.map((r) => [r.ownerId, r]));
+    this.setReps(reps);
+  }
+
+  /** Replaces the reps (a CRM owners upsert): later assignments see the new names, territories and away flags. */
+  setReps(reps: readonly Rep[]): void {
+    this.reps.clear();
+    for (const rep of reps) this.reps.set(rep.ownerId, rep);
   }
 
   /** Previously made sticky assignments (from the store), so restarts keep them. */

@@ -124,6 +124,59 @@ export async function readCompaniesCsv(path: string, warnings: string[]): Promis
   return { companies: [...byId.values()], report, undatedRows };
 }
 
+/** A CRM owner (sales rep) upsert: absent fields keep what is known of the owner (HubSpot has no Slack id). */
+export interface CrmOwnerUpsert {
+  readonly ownerId: string;
+  readonly name?: string | undefined;
+  readonly email?: string | undefined;
+  readonly slackUserId?: string | undefined;
+  readonly territory?: string | undefined;
+  readonly weight?: number | undefined;
+  readonly away?: boolean | undefined;
+}
+
+/** A CRM owner, or why its fields do not make one (the code and message name the column). */
+export type OwnerFieldsResult =
+  | { readonly ok: true; readonly owner: CrmOwnerUpsert }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+/**
+ * Parses one owner's fields (the columns of `crm/owners.csv`, as strings; absent or empty ones undefined),
+ * from a CSV line or an API upsert alike.
+ */
+export function parseOwnerFields(fields: Readonly<Record<string, string | undefined>>): OwnerFieldsResult {
+  const ownerId = fields['owner_id'] ?? '';
+  if (ownerId === '')
+    return { ok: false, code: 'missing_owner_id', message: 'owner_id: required, got an empty value' };
+  const weightText = fields['weight'] ?? '';
+  const weight = weightText === '' ? undefined : Number(weightText);
+  if (weight !== undefined && !(Number.isFinite(weight) && weight >= 0))
+    return {
+      ok: false,
+      code: 'invalid_number',
+      message: `weight: expected a number >= 0, got "${weightText}"`,
+    };
+  const awayText = (fields['away'] ?? '').toLowerCase();
+  if (!['', 'true', 'false', '1', '0', 'yes', 'no'].includes(awayText))
+    return {
+      ok: false,
+      code: 'invalid_boolean',
+      message: `away: expected true or false, got "${fields['away'] ?? ''}"`,
+    };
+  return {
+    ok: true,
+    owner: {
+      ownerId,
+      name: optional(fields['name']),
+      email: optional(fields['email']),
+      slackUserId: optional(fields['slack_user_id']),
+      territory: optional(fields['territory']),
+      weight,
+      away: awayText === '' ? undefined : ['true', '1', 'yes'].includes(awayText),
+    },
+  };
+}
+
 /** Reads `crm/owners.csv` (sales reps for routing); bad rows are counted with their lines. */
 export async function readOwnersCsv(
   path: string,
@@ -132,32 +185,22 @@ export async function readOwnersCsv(
   const report = createFileReport(path);
   const byId = new Map<string, CrmOwnerRow>();
   for await (const { line, fields } of readCsvRows(path, OWNER_COLUMNS, report, warnings)) {
-    const ownerId = fields['owner_id'] ?? '';
-    if (ownerId === '') {
-      rejectLine(report, 'missing_owner_id', line, 'owner_id: required, got an empty value');
+    const parsed = parseOwnerFields(fields);
+    if (!parsed.ok) {
+      rejectLine(report, parsed.code, line, parsed.message);
       continue;
     }
-    const weightText = fields['weight'] ?? '';
-    const weight = weightText === '' ? undefined : Number(weightText);
-    if (weight !== undefined && !(Number.isFinite(weight) && weight >= 0)) {
-      rejectLine(report, 'invalid_number', line, `weight: expected a number >= 0, got "${weightText}"`);
-      continue;
-    }
-    const awayText = (fields['away'] ?? '').toLowerCase();
-    if (!['', 'true', 'false', '1', '0', 'yes', 'no'].includes(awayText)) {
-      rejectLine(report, 'invalid_boolean', line, `away: expected true or false, got "${fields['away']}"`);
-      continue;
-    }
-    if (byId.has(ownerId)) report.duplicates++;
+    const { owner } = parsed;
+    if (byId.has(owner.ownerId)) report.duplicates++;
     else report.accepted++;
-    byId.set(ownerId, {
-      ownerId,
-      name: optional(fields['name']),
-      email: optional(fields['email']),
-      slackUserId: optional(fields['slack_user_id']),
-      territory: optional(fields['territory']),
-      weight,
-      away: ['true', '1', 'yes'].includes(awayText),
+    byId.set(owner.ownerId, {
+      ownerId: owner.ownerId,
+      name: owner.name,
+      email: owner.email,
+      slackUserId: owner.slackUserId,
+      territory: owner.territory,
+      weight: owner.weight,
+      away: owner.away ?? false,
     });
   }
   return { owners: [...byId.values()], report };
