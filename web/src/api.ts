@@ -1,16 +1,16 @@
-/** The admin token lives in sessionStorage only: closing the tab logs out. */
+/** The admin token is kept in this browser's localStorage until "Log out" (only this origin can read it). */
 const TOKEN_KEY = 'pql.adminToken';
 
 export function storedToken(): string | null {
-  return sessionStorage.getItem(TOKEN_KEY);
+  return localStorage.getItem(TOKEN_KEY);
 }
 
 export function saveToken(token: string): void {
-  sessionStorage.setItem(TOKEN_KEY, token);
+  localStorage.setItem(TOKEN_KEY, token);
 }
 
 export function forgetToken(): void {
-  sessionStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(TOKEN_KEY);
 }
 
 /** An API answer that was not 2xx, with the server's `{ error: { code, message, path } }` when it sent one. */

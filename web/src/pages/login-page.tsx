@@ -41,7 +41,7 @@ export function LoginPage({ onLogin }: { onLogin: (token: string) => void }) {
         <p class="hint">
           From <code>pql.yaml</code> (<code>adminToken</code>), <code>PQL_ADMIN_TOKEN</code>, or the line{' '}
           <code>admin token …</code> that <code>pql serve</code> and <code>npm start</code> print. It is kept
-          in this tab only.
+          in this browser until you log out.
         </p>
         {error !== null && (
           <p role="alert" class="error">
