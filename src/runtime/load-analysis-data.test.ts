@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDefinitionsFromPath } from '../config/definition-files.js';
+import { discoverSignals, funnelsFromDefinitions } from '../core/analysis/discover-signals.js';
 import { generateDemoWorld, type DemoWorld } from '../demo/demo-world.js';
 import { writeWorkspace } from '../demo/write-workspace.js';
 import { importWorkspace } from '../sources/import-workspace.js';
@@ -126,5 +127,49 @@ describe('loadAnalysisData', () => {
     await expect(loadAnalysisData({ exportDir: join(dir, 'nope') })).rejects.toBeInstanceOf(
       AnalysisInputError,
     );
+  });
+});
+
+describe('discovery on the demo world (docs/demo-world.md)', () => {
+  let world: DemoWorld;
+  let data: LoadedAnalysisData;
+
+  beforeAll(async () => {
+    world = generateDemoWorld({ seed: 7, accounts: 1000 });
+    const dir = mkdtempSync(join(tmpdir(), 'pql-discover-demo-'));
+    await writeWorkspace(dir, world);
+    data = await loadAnalysisData({ exportDir: dir });
+  }, 60_000);
+
+  it('ranks the planted predictor first: the workflow run (the end of the funnel) within 14 days of sign-up', () => {
+    const report = discoverSignals(data);
+    const observed = world.truth.filter((t) => t.signupAt + 90 * DAY <= data.dataEnd);
+    expect(report.population.observed).toBe(observed.length);
+    expect(report.population.tooYoung).toBe(world.truth.length - observed.length);
+    const top = report.predictors[0];
+    expect(top?.id).toBe('within:event:Workflow Run:14d');
+    // It flags the accounts that planted the funnel (a few converters did it within a day of paying).
+    const planted = observed.filter((t) => t.workflowFunnelWithin14d).length;
+    expect(Math.abs((top?.accounts ?? 0) - planted)).toBeLessThanOrEqual(Math.ceil(planted * 0.03));
+    expect(top?.lift).toBeGreaterThan(4);
+    expect(report.suggestedDefinition).toBeDefined();
+  });
+
+  it('ranks the configured four-step funnel first when the definitions are given', async () => {
+    const loaded = await loadDefinitionsFromPath('definitions');
+    if (!loaded.ok) throw new Error('example definitions do not load');
+    const funnels = funnelsFromDefinitions(loaded.definitions.map((d) => d.definition));
+    const report = discoverSignals(data, { funnels });
+    expect(report.predictors[0]?.id).toBe('funnel:workflow-builder.workflow_funnel:4');
+  });
+
+  it('never reports after-paying behaviour (invoices, the billing page) or the placebo features as predictors', () => {
+    const report = discoverSignals(data);
+    const leaks = ['event:Invoice Downloaded', 'page:Billing'];
+    expect(report.predictors.filter((p) => p.features.some((f) => leaks.includes(f)))).toEqual([]);
+    for (const placebo of ['page:Docs', 'event:Dashboard Viewed', 'event:Settings Updated']) {
+      const done = report.candidates.find((c) => c.id === `done:${placebo}`);
+      expect(done?.significant, placebo).toBe(false);
+    }
   });
 });

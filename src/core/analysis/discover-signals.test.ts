@@ -224,8 +224,8 @@ describe('discoverSignals candidates', () => {
         ['event:Project Created', 0.1, 0],
         ['event:Workflow Created', 0.5, 1],
         ['event:Teammate Invited', 0.6, 0],
-        ['event:Teammate Invited', 0.7, 0],
-        ['page:Docs', 2, 2],
+        ...(i >= 2 ? ([['event:Teammate Invited', 0.7, 0]] as const) : []),
+        ['page:Docs', i === 11 ? 9 : 2, i < 10 ? 2 : 0],
       ],
     }));
     const late = repeat<AccountSpec>(12, (i) => ({
@@ -233,7 +233,7 @@ describe('discoverSignals candidates', () => {
       ...(i < 1 ? { convertedDay: 40 } : {}),
       events: [
         ['event:Project Created', 20.1],
-        ['event:Workflow Created', 20.5],
+        ['event:Workflow Created', i < 3 ? 19.9 : 20.5],
         ['page:Docs', 28.6],
       ],
     }));
@@ -247,7 +247,6 @@ describe('discoverSignals candidates', () => {
     for (const id of [
       'within:event:Project Created:1d',
       'users:3',
-      'invites:2',
       'returned:event:Workflow Created:7d',
       'sequence:event:Project Created>event:Workflow Created',
     ])
@@ -255,16 +254,24 @@ describe('discoverSignals candidates', () => {
     const within = byId(report.candidates, 'within:event:Project Created:1d');
     expect(within).toMatchObject({ accounts: 12, converted: 8, conversionWithout: 3 / 18 });
     expect(within.lift).toBeCloseTo(8 / 12 / (3 / 18), 12);
-    expect(byId(report.candidates, 'users:3')).toMatchObject({ accounts: 12, converted: 8 });
-    expect(byId(report.candidates, 'invites:2')).toMatchObject({ accounts: 12, converted: 8 });
-    // The late group returns on day 28.6, more than 7 days after day 20.5: only the active group returned.
-    expect(byId(report.candidates, 'returned:event:Workflow Created:7d')).toMatchObject({
-      accounts: 12,
-      converted: 8,
+    // A third user in active accounts 0..9 (8 paid); a second invite in active accounts 2..11 (6 paid).
+    expect(byId(report.candidates, 'users:3')).toMatchObject({ accounts: 10, converted: 8 });
+    // With one invite event, "2+ invitations" flags the accounts "Teammate Invited 2+ times" flags: kept once.
+    expect(byId(report.candidates, 'count:event:Teammate Invited:2')).toMatchObject({
+      accounts: 10,
+      converted: 6,
     });
-    // Both groups did the pair in order (mined: 24 of 30 accounts, above the 5% support).
+    expect(report.candidates.some((c) => c.id === 'invites:2')).toBe(false);
+    expect(report.redundant).toBeGreaterThan(0);
+    // Returned: active accounts except 11 (back on day 9), and the 3 late ones that created the workflow
+    // at 21:36 and a project at 02:24 the next UTC day (1 paid); the rest of the late group is back 8.1 days later.
+    expect(byId(report.candidates, 'returned:event:Workflow Created:7d')).toMatchObject({
+      accounts: 14,
+      converted: 9,
+    });
+    // The pair in order: every active account and 9 late ones (3 created the workflow first, 1 of them paid).
     const pair = byId(report.candidates, 'sequence:event:Project Created>event:Workflow Created');
-    expect(pair).toMatchObject({ accounts: 24, converted: 9, conversionWithout: 2 / 6 });
+    expect(pair).toMatchObject({ accounts: 21, converted: 8, conversionWithout: 3 / 9 });
     expect(report.predictors.map((p) => p.id)).toContain('within:event:Project Created:1d');
   });
 
@@ -282,7 +289,8 @@ describe('discoverSignals candidates', () => {
     expect(funnels).toEqual([
       { name: 'wf.funnel', steps: ['event:Project Created', 'event:Workflow Run'], withinDays: 14 },
     ]);
-    // 10 accounts finish on day 3 (6 pay), 10 finish on day 20 (1 pays), 10 never run one (1 pays).
+    // 10 accounts finish on day 3 (6 pay), 10 finish on day 20 (1 pays), 10 never run one (1 pays),
+    // 5 run one on day 2 before creating a project on day 3 (out of order: not the funnel; none pays).
     const specs = [
       ...repeat<AccountSpec>(10, (i) => ({
         signupDay: i,
@@ -305,10 +313,19 @@ describe('discoverSignals candidates', () => {
         ...(i < 1 ? { convertedDay: 50 } : {}),
         events: [['event:Project Created', 1]],
       })),
+      ...repeat<AccountSpec>(5, (i) => ({
+        signupDay: i,
+        events: [
+          ['event:Workflow Run', 2],
+          ['event:Project Created', 3],
+        ],
+      })),
     ];
     const report = discoverSignals(world(specs, 200), { minAccounts: 3, funnels });
     const funnel = byId(report.candidates, 'funnel:wf.funnel:2');
-    expect(funnel).toMatchObject({ accounts: 10, converted: 6, conversionWithout: 2 / 20, days: 14 });
-    expect(funnel.lift).toBeCloseTo(6, 12);
+    expect(funnel).toMatchObject({ accounts: 10, converted: 6, conversionWithout: 2 / 25, days: 14 });
+    expect(funnel.lift).toBeCloseTo(0.6 / 0.08, 12);
+    // Within 14 days also flags these 15, so it is kept once, as the shorter window.
+    expect(byId(report.candidates, 'within:event:Workflow Run:7d').accounts).toBe(15);
   });
 });

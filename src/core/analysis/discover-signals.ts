@@ -71,6 +71,11 @@ export interface DiscoveryOptions {
   readonly bar?: number;
   /** Signals given threshold advice, and pooled for composites (default 5). */
   readonly topSignals?: number;
+  /**
+   * Hours before conversion within which behaviour no longer counts (default 24): the checkout itself
+   * (pricing and billing pages minutes before the first invoice) is part of paying, not a lead a rep can act on.
+   */
+  readonly minLeadHours?: number;
 }
 
 /** Kinds of candidate behaviour. */
@@ -154,6 +159,7 @@ export interface DiscoveryReport {
   readonly horizon: {
     readonly behaviourDays: number;
     readonly conversionDays: number;
+    readonly minLeadHours: number;
     readonly dataEnd: number;
   };
   readonly population: {
@@ -168,6 +174,8 @@ export interface DiscoveryReport {
   readonly tested: number;
   /** Candidates not tested because too few accounts had (or lacked) them. */
   readonly untested: number;
+  /** Candidates left out because they flag exactly the accounts a simpler candidate before them flags. */
+  readonly redundant: number;
   readonly alpha: number;
   /** Every tested candidate: significant predictors first (by the lift interval's lower bound), then by p-value. */
   readonly candidates: readonly CandidateResult[];
@@ -218,6 +226,9 @@ export function discoverSignals(data: AnalysisData, options: DiscoveryOptions = 
   const returnDays = options.returnDays ?? 7;
   const maxTriples = options.maxTriples ?? 200;
   const topSignals = options.topSignals ?? 5;
+  const minLeadHours = options.minLeadHours ?? 24;
+  if (!(minLeadHours >= 0))
+    throw new RangeError(`minLeadHours: expected a number of hours >= 0, got ${minLeadHours}`);
   if (!(behaviourDays > 0) || !(conversionDays >= behaviourDays))
     throw new RangeError(
       `horizon: expected 0 < behaviourDays <= conversionDays, got ${behaviourDays} and ${conversionDays}`,
@@ -225,7 +236,9 @@ export function discoverSignals(data: AnalysisData, options: DiscoveryOptions = 
 
   const observedAccounts = data.accounts.filter((a) => a.signupAt + conversionDays * DAY_MS <= data.dataEnd);
   const tooYoung = data.accounts.length - observedAccounts.length;
-  const prepared = observedAccounts.map((a) => prepare(a, behaviourDays, conversionDays));
+  const prepared = observedAccounts.map((a) =>
+    prepare(a, behaviourDays, conversionDays, minLeadHours * 3_600_000),
+  );
   const observed = prepared.length;
   const converted = prepared.filter((p) => p.converted).length;
   const baseRate = observed > 0 ? converted / observed : undefined;
@@ -249,12 +262,20 @@ export function discoverSignals(data: AnalysisData, options: DiscoveryOptions = 
 
   const measured: Omit<CandidateResult, 'qValue' | 'significant'>[] = [];
   let untested = 0;
+  let redundant = 0;
+  const signatures = new Set<string>();
   for (const spec of specs) {
-    const stats = measure(spec, prepared, converted);
+    const { stats, signature } = measure(spec, prepared, converted);
     if (stats.accounts < minAccounts || observed - stats.accounts < minAccounts) {
       untested++;
       continue;
     }
+    // Candidates are enumerated simplest first; one that flags the very same accounts adds only a test.
+    if (signatures.has(signature)) {
+      redundant++;
+      continue;
+    }
+    signatures.add(signature);
     measured.push(stats);
   }
   const q = benjaminiHochberg(measured.map((m) => m.pValue));
@@ -299,10 +320,11 @@ export function discoverSignals(data: AnalysisData, options: DiscoveryOptions = 
     returnDays,
   );
   return {
-    horizon: { behaviourDays, conversionDays, dataEnd: data.dataEnd },
+    horizon: { behaviourDays, conversionDays, minLeadHours, dataEnd: data.dataEnd },
     population: { accounts: data.accounts.length, observed, tooYoung, converted, baseRate, signupsPerWeek },
     tested: results.length,
     untested,
+    redundant,
     alpha,
     candidates: results,
     predictors,
@@ -313,11 +335,19 @@ export function discoverSignals(data: AnalysisData, options: DiscoveryOptions = 
   };
 }
 
-function prepare(account: AccountTimeline, behaviourDays: number, conversionDays: number): Prepared {
+function prepare(
+  account: AccountTimeline,
+  behaviourDays: number,
+  conversionDays: number,
+  leadMs: number,
+): Prepared {
   const convertedAt = account.convertedAt;
   const converted = convertedAt !== undefined && convertedAt <= account.signupAt + conversionDays * DAY_MS;
-  // No leakage: behaviour counts only strictly before conversion, whenever that happened.
-  const cutoff = Math.min(account.signupAt + behaviourDays * DAY_MS, convertedAt ?? Number.POSITIVE_INFINITY);
+  // No leakage: behaviour counts only before conversion (by the lead margin), whenever that happened.
+  const cutoff = Math.min(
+    account.signupAt + behaviourDays * DAY_MS,
+    convertedAt === undefined ? Number.POSITIVE_INFINITY : convertedAt - leadMs,
+  );
   const byFeature = new Map<number, number[]>();
   const all: number[] = [];
   const userSeen = new Set<number>();
@@ -378,7 +408,8 @@ function enumerateCandidates(
     funnels: readonly FunnelSpec[];
   },
 ): CandidateSpec[] {
-  const specs: CandidateSpec[] = [];
+  // Configured funnels first: a generic candidate that flags the same accounts then yields to them.
+  const specs: CandidateSpec[] = options.funnels.flatMap((funnel) => funnelCandidates(funnel, features));
   const window = `in the first ${options.behaviourDays} days`;
   const present = features.map((_, f) => accounts.some((a) => a.byFeature.has(f)));
   for (let f = 0; f < features.length; f++) {
@@ -461,7 +492,6 @@ function enumerateCandidates(
   specs.push(
     ...sequenceCandidates(features, present, accounts, options.minSupport, options.maxTriples, window),
   );
-  for (const funnel of options.funnels) specs.push(...funnelCandidates(funnel, features));
   return specs;
 }
 
@@ -557,13 +587,19 @@ function measure(
   spec: CandidateSpec,
   accounts: readonly Prepared[],
   positives: number,
-): Omit<CandidateResult, 'qValue' | 'significant'> {
+): { stats: Omit<CandidateResult, 'qValue' | 'significant'>; signature: string } {
   let flagged = 0;
   let hits = 0;
   const leads: number[] = [];
-  for (const a of accounts) {
+  // Two 32-bit hashes of the flagged accounts' indexes: equal sets give equal signatures.
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9e3779b9;
+  for (let index = 0; index < accounts.length; index++) {
+    const a = accounts[index] as Prepared;
     const at = spec.heldAt(a);
     if (at === undefined) continue;
+    h1 = Math.imul(h1 ^ index, 0x01000193);
+    h2 = Math.imul(h2 ^ index, 0x5bd1e995) ^ (h2 >>> 13);
     flagged++;
     if (a.converted) {
       hits++;
@@ -579,7 +615,7 @@ function measure(
       ? undefined
       : conversionWith / conversionWithout;
   const { precision, recall, f1 } = precisionRecall(hits, flagged, positives);
-  return {
+  const stats = {
     id: spec.id,
     kind: spec.kind,
     label: spec.label,
@@ -599,6 +635,7 @@ function measure(
     medianLeadDays: median(leads),
     pValue: fisherExactGreater(hits, flagged - hits, c0, n0 - c0),
   };
+  return { stats, signature: `${flagged}:${h1 >>> 0}:${h2 >>> 0}` };
 }
 
 function adviseThresholds(
