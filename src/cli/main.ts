@@ -8,11 +8,10 @@ import {
   type LoadedDefinition,
 } from '../config/definition-files.js';
 import { Detector } from '../runtime/detector.js';
-import { backtestWorkspace } from '../runtime/backtest.js';
+import { AnalysisInputError } from '../runtime/load-analysis-data.js';
 import { ImportInputError, importWorkspace, type ImportReport } from '../sources/import-workspace.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { runValidate } from './validate-command.js';
-import { formatExplanation, iso, pqlJson } from './format-pql.js';
 import { startProgress } from './progress.js';
 import { demoDefinitionsDir, runDemo } from './demo-command.js';
 import { registerAlertsCommand } from './alerts-command.js';
@@ -21,7 +20,9 @@ import { createAlerting, loadReps, type Alerting } from '../alerts/alerting-runt
 import type { DeliveryWorker } from '../alerts/delivery-worker.js';
 import { readOwnersCsv } from '../sources/crm/read-crm-files.js';
 import { printJoinSummary, registerJoinsCommand } from './joins-command.js';
+import { registerBacktestCommand } from './backtest-command.js';
 import { runServe } from './serve-command.js';
+import { runWorker } from './worker-command.js';
 import type { ServeFlags } from '../config/server-config.js';
 
 /** Where the CLI writes: stdout lines and stderr lines (swappable in tests). */
@@ -209,66 +210,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
 
   registerJoinsCommand(program, io);
 
-  program
-    .command('backtest')
-    .description('replay a workspace export through definitions and list the PQLs they would have produced')
-    .requiredOption('--definitions <path>', 'definition file or folder')
-    .requiredOption('--data <dir>', 'workspace export directory')
-    .option('--json', 'print { pqls: [...] } as JSON')
-    .action(async (options: { definitions: string; data: string; json?: boolean }) => {
-      const json = options.json === true;
-      const loaded = await loadDefinitionsOrFail(options.definitions);
-      if (!existsSync(join(options.data, 'events.ndjson')))
-        throw new CliInputError(`${options.data}: no events.ndjson in it`);
-      const bar = startProgress('replaying events', 0, !json);
-      const result = await backtestWorkspace(
-        options.data,
-        loaded.map((l) => l.definition),
-        (read, total) => bar.update(read, total),
-      );
-      bar.stop();
-      const pqls = result.transitions.flatMap((t) => (t.kind === 'qualified' ? [t] : []));
-      if (json) {
-        io.out(
-          JSON.stringify(
-            {
-              pqls: pqls.map(pqlJson),
-              summary: {
-                events: result.events,
-                duplicates: result.duplicates,
-                rejected: result.rejected,
-                accounts: result.accounts,
-                from: iso(result.firstEventAt),
-                to: iso(result.lastEventAt),
-                traitChanges: result.traitChanges,
-                warnings: result.warnings,
-                byDefinition: loaded.map((l) => ({
-                  definitionId: l.definition.id,
-                  pqls: pqls.filter((p) => p.definitionId === l.definition.id).length,
-                })),
-              },
-            },
-            null,
-            2,
-          ),
-        );
-        return;
-      }
-      for (const warning of result.warnings) io.err(`warning: ${warning}`);
-      io.out(
-        `${result.events} events over ${result.accounts} accounts (${result.rejected} rejected lines), ` +
-          `${result.traitChanges} CRM and billing trait changes at their effective times`,
-      );
-      for (const l of loaded) {
-        const mine = pqls.filter((p) => p.definitionId === l.definition.id);
-        io.out(`${l.definition.id}: ${mine.length} PQLs`);
-        for (const pql of mine.slice(0, 5)) {
-          io.out(`  ${pql.accountId} qualified ${iso(pql.qualifiedAt)}`);
-          for (const line of formatExplanation(pql.explanation)) io.out(line);
-        }
-        if (mine.length > 5) io.out(`  ... and ${mine.length - 5} more (use --json for all)`);
-      }
-    });
+  registerBacktestCommand(program, io, loadDefinitionsOrFail);
 
   program
     .command('serve')
@@ -281,8 +223,15 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       'definition file or folder (default: PQL_DEFINITIONS, ./definitions or the examples)',
     )
     .option('--config <file>', 'configuration file (default: ./pql.yaml when present)')
+    .option(
+      '--role <role>',
+      'all (one process), ingest (publish to NATS JetStream) or worker (scale-out detection); see docs/scale-out.md',
+      'all',
+    )
     .action(async (options: ServeFlags) => {
-      await runServe(options, io);
+      if (options.role === 'worker') await runWorker(options, io);
+      else if (options.role === 'all' || options.role === 'ingest') await runServe(options, io);
+      else throw new CliInputError(`--role: expected all, ingest or worker, got ${JSON.stringify(options.role)}`);
     });
 
   program
@@ -377,7 +326,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         return 0;
       return 2;
     }
-    if (error instanceof CliInputError || error instanceof ImportInputError) {
+    if (
+      error instanceof CliInputError ||
+      error instanceof ImportInputError ||
+      error instanceof AnalysisInputError
+    ) {
       io.err(`pql: ${error.message}`);
       return 2;
     }

@@ -6,6 +6,7 @@ import { parseEventLine } from '../core/events/parse-event.js';
 import type { Definition } from '../core/definitions/definition.js';
 import {
   measuredAccounts,
+  withOwnersAt,
   type MeasuredAccount,
   type MeasuredQualification,
 } from '../core/analysis/backtest-measures.js';
@@ -26,7 +27,7 @@ export interface BacktestResult {
   readonly traitChanges: number;
   /** Warnings from the CRM and billing files, including values that had no time (used as of the start). */
   readonly warnings: readonly string[];
-  /** Every qualification with the account's CRM owner as of the moment the replay made it. */
+  /** Every qualification with the account's CRM owner as of its `qualifiedAt`. */
   readonly qualifications: readonly MeasuredQualification[];
   /** Every account's sign-up, first paid invoice and MQL time, for the backtest measures. */
   readonly measuredAccounts: readonly MeasuredAccount[];
@@ -66,11 +67,11 @@ export async function backtestWorkspace(
   const { traitChanges } = await loadWorkspaceSources(dir, warnings);
   const engine = createEngine({ definitions, dedupeWindowMs: Infinity });
   const transitions: Transition[] = [];
-  const qualifications: MeasuredQualification[] = [];
+  const qualifications: QualifiedTransition[] = [];
   const collect = (produced: readonly Transition[]): void => {
     for (const t of produced) {
       transitions.push(t);
-      if (t.kind === 'qualified') qualifications.push(qualificationWithOwner(engine, t));
+      if (t.kind === 'qualified') qualifications.push(t);
     }
   };
   let nextChange = 0;
@@ -99,19 +100,8 @@ export async function backtestWorkspace(
     lastEventAt,
     traitChanges: traitChanges.length,
     warnings,
-    qualifications,
+    qualifications: withOwnersAt(qualifications, traitChanges),
     measuredAccounts: measuredAccounts(signupsOf(engine), traitChanges),
-  };
-}
-
-/** A qualification with the account's CRM owner as the engine knows it right now (point in time in a replay). */
-export function qualificationWithOwner(engine: Engine, t: QualifiedTransition): MeasuredQualification {
-  const owner = engine.accountSummary(t.accountId)?.traits['owner']?.value;
-  return {
-    accountId: t.accountId,
-    definitionId: t.definitionId,
-    qualifiedAt: t.qualifiedAt,
-    owner: typeof owner === 'string' && owner !== '' ? owner : undefined,
   };
 }
 

@@ -6,10 +6,11 @@ import { parseEvent } from '../core/events/parse-event.js';
 import type { Store } from '../store/store.js';
 import {
   measuredAccounts,
+  withOwnersAt,
   type MeasuredAccount,
   type MeasuredQualification,
 } from '../core/analysis/backtest-measures.js';
-import { qualificationWithOwner, signupsOf } from './backtest.js';
+import { signupsOf } from './backtest.js';
 
 /** What replaying a store's history through candidate definitions found. */
 export interface StoreBacktestResult {
@@ -38,13 +39,8 @@ export async function backtestStore(
   const engine = createEngine({ definitions, dedupeWindowMs: Infinity });
   const traitChanges = await store.readTraitChanges();
   const qualified: QualifiedTransition[] = [];
-  const qualifications: MeasuredQualification[] = [];
   const collect = (transitions: readonly { kind: string }[]): void => {
-    for (const t of transitions) {
-      if (t.kind !== 'qualified') continue;
-      qualified.push(t as QualifiedTransition);
-      qualifications.push(qualificationWithOwner(engine, t as QualifiedTransition));
-    }
+    for (const t of transitions) if (t.kind === 'qualified') qualified.push(t as QualifiedTransition);
   };
   let nextChange = 0;
   let events = 0;
@@ -80,7 +76,7 @@ export async function backtestStore(
     traitChanges: traitChanges.length,
     firstEventAt,
     lastEventAt,
-    qualifications,
+    qualifications: withOwnersAt(qualified, traitChanges),
     measuredAccounts: measuredAccounts(signupsOf(engine), traitChanges),
   };
 }

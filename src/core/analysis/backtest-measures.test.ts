@@ -4,6 +4,7 @@ import {
   backtestMeasures,
   definitionSetMeasures,
   measuredAccounts,
+  withOwnersAt,
   type MeasuredAccount,
   type MeasuredQualification,
 } from './backtest-measures.js';
@@ -239,5 +240,27 @@ describe('definitionSetMeasures', () => {
       ['unused', 0, 0, null],
     ]);
     expect(m.byDefinition[1]?.pqls.afterConversion).toBe(1);
+  });
+});
+
+describe('withOwnersAt', () => {
+  it('names the CRM owner as of each qualification, point in time, the CRM winning a tie', () => {
+    const change = (source: 'crm' | 'product', at: number, owner: string): TraitChange => ({
+      kind: 'traits',
+      accountId: 'a',
+      source,
+      effectiveAt: d(at),
+      traits: { owner },
+      changeId: `${source}:${at}`,
+    });
+    const changes = [change('crm', 20, 'bob'), change('product', 20, 'zed'), change('crm', 5, 'ann')];
+    const owners = withOwnersAt(
+      [1, 5, 19, 20, 30].map((at) => ({ accountId: 'a', definitionId: 'def', qualifiedAt: d(at) })),
+      changes,
+    ).map((q) => q.owner);
+    expect(owners).toEqual([undefined, 'ann', 'ann', 'bob', 'bob']);
+    expect(withOwnersAt([{ accountId: 'b', definitionId: 'def', qualifiedAt: d(30) }], changes)).toEqual([
+      { accountId: 'b', definitionId: 'def', qualifiedAt: d(30), owner: undefined },
+    ]);
   });
 });

@@ -306,6 +306,34 @@ export function measuredAccounts(
   return out;
 }
 
+/**
+ * The qualifications with each account's CRM owner as of its `qualifiedAt` (the latest `owner` trait
+ * change effective at or before it; CRM values win over other sources at the same time), point in time.
+ */
+export function withOwnersAt(
+  qualifications: readonly Omit<MeasuredQualification, 'owner'>[],
+  traitChanges: readonly TraitChange[],
+): MeasuredQualification[] {
+  const rank = (source: string): number => (source === 'crm' ? 1 : 0);
+  const changes = new Map<string, { at: number; rank: number; owner: string }[]>();
+  for (const change of traitChanges) {
+    const owner = change.traits['owner'];
+    if (typeof owner !== 'string' || owner === '') continue;
+    let list = changes.get(change.accountId);
+    if (list === undefined) changes.set(change.accountId, (list = []));
+    list.push({ at: change.effectiveAt, rank: rank(change.source), owner });
+  }
+  for (const list of changes.values()) list.sort((a, b) => a.at - b.at || a.rank - b.rank);
+  return qualifications.map((q) => {
+    let owner: string | undefined;
+    for (const c of changes.get(q.accountId) ?? []) {
+      if (c.at > q.qualifiedAt) break;
+      owner = c.owner;
+    }
+    return { accountId: q.accountId, definitionId: q.definitionId, qualifiedAt: q.qualifiedAt, owner };
+  });
+}
+
 function tally(): Tally {
   return { accounts: 0, converted: 0, notYetObservable: 0, afterConversion: 0 };
 }
