@@ -231,7 +231,10 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .action(async (options: ServeFlags) => {
       if (options.role === 'worker') await runWorker(options, io);
       else if (options.role === 'all' || options.role === 'ingest') await runServe(options, io);
-      else throw new CliInputError(`--role: expected all, ingest or worker, got ${JSON.stringify(options.role)}`);
+      else
+        throw new CliInputError(
+          `--role: expected all, ingest or worker, got ${JSON.stringify(options.role)}`,
+        );
     });
 
   program

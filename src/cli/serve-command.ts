@@ -11,6 +11,8 @@ import { DefinitionCatalog } from '../runtime/definition-catalog.js';
 import { Detector, type DetectorOptions } from '../runtime/detector.js';
 import { LiveSources } from '../sources/live-sources.js';
 import { openStore } from '../store/open-store.js';
+import { openIngestNode, type IngestNode } from '../stream/ingest-node.js';
+import { streamConfigFromEnv, StreamConfigError } from '../stream/stream-config.js';
 import { CliInputError, definitionsPath, type CliIo } from './main.js';
 
 /** What `runServe` prints beyond the defaults (the demo adds its own lines). */
@@ -51,7 +53,11 @@ export async function runServe(flags: ServeFlags, io: CliIo, extras: ServeExtras
   sources.onOwnersChanged((owners) => alerting?.updateReps(owners.map(repOfOwner)));
   const store = await openStore(config);
   let worker: DeliveryWorker | undefined;
+  // --role ingest: events go to JetStream and the workers detect (docs/scale-out.md).
+  let ingest: IngestNode | undefined;
   try {
+    if (flags.role === 'ingest')
+      ingest = await openIngestNode(ingestStreamConfig(), (e) => logger.warn({ err: e }, 'bus'));
     const detectorOptions: DetectorOptions = {
       allowedLatenessMs: config.allowedLatenessMs,
       ...(alerting === undefined ? {} : { alerting: alerting.detectorOption }),
@@ -59,9 +65,18 @@ export async function runServe(flags: ServeFlags, io: CliIo, extras: ServeExtras
     const reopen = (definitions: readonly LoadedDefinition[]): Promise<Detector> =>
       Detector.open(store, definitions, detectorOptions);
     const detector = await reopen(catalog.definitions);
-    const server = createServer({ detector, config, logger, catalog, reopen, sources });
+    const server = createServer({
+      detector,
+      config,
+      logger,
+      catalog,
+      reopen,
+      sources,
+      ...(ingest === undefined ? {} : { publishEvents: ingest.publishEvents, bus: ingest.bus }),
+    });
     const url = await server.listen();
-    worker = alerting?.createWorker(store);
+    // An ingest node leaves alert delivery to the workers.
+    worker = ingest === undefined ? alerting?.createWorker(store) : undefined;
     worker?.start();
     io.out(
       `pql serve: listening on ${url} (${catalog.definitions.length} definitions from ${catalog.path}, data in ${config.dataDir})`,
@@ -102,6 +117,16 @@ export async function runServe(flags: ServeFlags, io: CliIo, extras: ServeExtras
     await server.close();
   } finally {
     await worker?.stop();
+    await ingest?.close();
     await store.close();
+  }
+}
+
+function ingestStreamConfig(): ReturnType<typeof streamConfigFromEnv> {
+  try {
+    return streamConfigFromEnv(process.env);
+  } catch (error) {
+    if (error instanceof StreamConfigError) throw new CliInputError(error.message);
+    throw error;
   }
 }

@@ -73,6 +73,8 @@ export interface ServeFlags {
   readonly dataDir?: string;
   readonly definitions?: string;
   readonly config?: string;
+  /** `all` (default: one process does everything), `ingest` (publish to JetStream) or `worker` (scale-out). */
+  readonly role?: string;
 }
 
 export const DEFAULT_PORT = 7070;

@@ -45,6 +45,11 @@ export interface CreateServerOptions {
   readonly sources?: LiveSources;
   /** The Stripe webhook endpoint secret(s), comma-separated; defaults to `config.stripeWebhookSecret`. */
   readonly stripeWebhookSecret?: string;
+  /**
+   * Where accepted Segment and PostHog events go instead of the local commit queue (`pql serve --role
+   * ingest` publishes them to JetStream); the request is answered only once it resolves.
+   */
+  readonly publishEvents?: (events: readonly ProductEvent[], receivedAt: number) => Promise<void>;
 }
 
 /** A built ingest server: listen, then close (which drains in-flight requests and commits). */
@@ -231,7 +236,8 @@ export function createServer(options: CreateServerOptions): PqlServer {
     if (events.length > 0) {
       rateLimiter.take(writeKey, events.length);
       try {
-        await queue.ingest(events, receivedAt);
+        if (options.publishEvents === undefined) await queue.ingest(events, receivedAt);
+        else await publishOrUnavailable(options.publishEvents, events, receivedAt);
       } catch (error) {
         if (error instanceof QueueFullError || error instanceof QueueClosedError) {
           throw new HttpError(503, 'overloaded', error.message, '', { 'retry-after': '1' });
@@ -404,6 +410,22 @@ export function createServer(options: CreateServerOptions): PqlServer {
       return closing;
     },
   };
+}
+
+/** Publishes through the ingest port; its failure (the stream unreachable) is a 503 the client retries. */
+async function publishOrUnavailable(
+  publish: NonNullable<CreateServerOptions['publishEvents']>,
+  events: readonly ProductEvent[],
+  receivedAt: number,
+): Promise<void> {
+  try {
+    await publish(events, receivedAt);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new HttpError(503, 'unavailable', `the event stream did not acknowledge: ${reason}`, '', {
+      'retry-after': '1',
+    });
+  }
 }
 
 /** The write key from `Authorization: Basic base64(key:)` (the colon and password are optional). */
