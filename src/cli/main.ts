@@ -20,6 +20,7 @@ import { createAlerting, loadReps, type Alerting } from '../alerts/alerting-runt
 import type { DeliveryWorker } from '../alerts/delivery-worker.js';
 import { readOwnersCsv } from '../sources/crm/read-crm-files.js';
 import { printJoinSummary, registerJoinsCommand } from './joins-command.js';
+import { registerDiscoverCommand } from './discover-command.js';
 import { registerBacktestCommand } from './backtest-command.js';
 import { runServe } from './serve-command.js';
 import { runWorker } from './worker-command.js';
@@ -210,6 +211,9 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
 
   registerJoinsCommand(program, io);
 
+  registerDiscoverCommand(program, io, (message) => {
+    throw new CliInputError(message);
+  });
   registerBacktestCommand(program, io, loadDefinitionsOrFail);
 
   program
