@@ -22,6 +22,7 @@ import { readOwnersCsv } from '../sources/crm/read-crm-files.js';
 import { printJoinSummary, registerJoinsCommand } from './joins-command.js';
 import { registerDiscoverCommand } from './discover-command.js';
 import { registerBacktestCommand } from './backtest-command.js';
+import { registerCohortsCommand } from './cohorts-command.js';
 import { runServe } from './serve-command.js';
 import { runWorker } from './worker-command.js';
 import type { ServeFlags } from '../config/server-config.js';
@@ -210,11 +211,12 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     );
 
   registerJoinsCommand(program, io);
-
   registerDiscoverCommand(program, io, (message) => {
     throw new CliInputError(message);
   });
+
   registerBacktestCommand(program, io, loadDefinitionsOrFail);
+  registerCohortsCommand(program, io, (path) => loadDefinitionsOrFail(definitionsPath(path)));
 
   program
     .command('serve')
