@@ -20,6 +20,7 @@ import { RateLimiter } from './rate-limiter.js';
 import { registerReadRoutes } from './read-routes.js';
 import { registerDefinitionRoutes, type DefinitionReload } from './definition-routes.js';
 import { registerSourceRoutes } from './source-routes.js';
+import { registerAlertRoutes } from './alert-routes.js';
 import type { LiveSources } from '../sources/live-sources.js';
 import type { DefinitionCatalog } from '../runtime/definition-catalog.js';
 import type { LoadedDefinition } from '../config/definition-files.js';
@@ -27,6 +28,7 @@ import { gunzipWithLimit, isGzipBody } from './request-body.js';
 import { acceptSegmentMessage, type AcceptedMessage } from './segment-messages.js';
 import { ServerMetrics } from './server-metrics.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
+import { registerAnalysisDiscoverRoutes } from './analysis-discover-routes.js';
 
 /** What `createServer` needs: a detector over an open store, the configuration and a logger. */
 export interface CreateServerOptions {
@@ -359,6 +361,7 @@ export function createServer(options: CreateServerOptions): PqlServer {
   };
   const streams = registerReadRoutes(app, { bus, metrics, queue, requireAdmin, clock });
   registerDashboardRoutes(app, { queue, requireAdmin, dataDir: config.dataDir, clock });
+  registerAnalysisDiscoverRoutes(app, { queue, requireAdmin });
   const definitions = registerDefinitionRoutes(app, {
     queue,
     catalog: options.catalog,
@@ -366,6 +369,7 @@ export function createServer(options: CreateServerOptions): PqlServer {
     requireAdmin,
     logger,
   });
+  registerAlertRoutes(app, { queue, requireAdmin, clock });
   if (options.sources !== undefined)
     registerSourceRoutes(app, {
       queue,
