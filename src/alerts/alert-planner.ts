@@ -23,6 +23,8 @@ export interface AlertPlannerOptions {
   readonly now?: () => number;
   /** At most one alert per account within this time, across definitions (frequency cap); default none. */
   readonly accountCapMs?: number;
+  /** When each account was last alerted; shared across planners so a definition reload keeps the cap. */
+  readonly lastAlertAt?: Map<string, number>;
 }
 
 /**
@@ -34,7 +36,7 @@ export function createAlertPlanner(
   options: AlertPlannerOptions,
 ): (transitions: readonly Transition[]) => Promise<NewAlert[]> {
   const now = options.now ?? Date.now;
-  const lastAlertAt = new Map<string, number>();
+  const lastAlertAt = options.lastAlertAt ?? new Map<string, number>();
   return async (transitions) => {
     const alerts: NewAlert[] = [];
     for (let index = 0; index < transitions.length; index++) {

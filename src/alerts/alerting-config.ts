@@ -1,4 +1,5 @@
 import type { Definition } from '../core/definitions/definition.js';
+import { parseDuration } from '../core/definitions/duration.js';
 import type { Rep } from '../core/routing/owner-router.js';
 import type { Channel } from '../channels/channel.js';
 import { SlackApiChannel } from '../channels/slack/slack-api-channel.js';
@@ -18,11 +19,22 @@ export interface AlertingConfig {
   /** `whsec_...` */
   readonly webhookSecret?: string | undefined;
   readonly dashboardUrl?: string | undefined;
+  /** Frequency cap: at most one alert per account within this many ms, across definitions (PQL_ALERT_ACCOUNT_CAP). */
+  readonly accountCapMs?: number | undefined;
 }
 
-/** Reads PQL_SLACK_WEBHOOK_URL, PQL_SLACK_BOT_TOKEN, PQL_SLACK_API_URL, PQL_SLACK_CHANNEL, PQL_WEBHOOK_URL, PQL_WEBHOOK_SECRET, PQL_DASHBOARD_URL. */
+/** Reads PQL_SLACK_WEBHOOK_URL, PQL_SLACK_BOT_TOKEN, PQL_SLACK_API_URL, PQL_SLACK_CHANNEL, PQL_WEBHOOK_URL, PQL_WEBHOOK_SECRET, PQL_DASHBOARD_URL, PQL_ALERT_ACCOUNT_CAP (a duration like "1d"). */
 export function alertingConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AlertingConfig {
+  const cap = env['PQL_ALERT_ACCOUNT_CAP'];
+  let accountCapMs: number | undefined;
+  if (cap !== undefined && cap !== '') {
+    const parsed = parseDuration(cap);
+    if (!parsed.ok)
+      throw new Error(`PQL_ALERT_ACCOUNT_CAP: expected a duration like "1d" or "12h", got "${cap}"`);
+    accountCapMs = parsed.value;
+  }
   return {
+    accountCapMs,
     slackWebhookUrl: env['PQL_SLACK_WEBHOOK_URL'],
     slackBotToken: env['PQL_SLACK_BOT_TOKEN'],
     slackApiUrl: env['PQL_SLACK_API_URL'],

@@ -101,6 +101,7 @@ export function createAlerting(
   const router = new OwnerRouter(reps, rules);
   // Shared by reference with every planner the detector builds, so an owners upsert reaches them all.
   const repsById = new Map(reps.map((r) => [r.ownerId, r]));
+  const lastAlertAt = new Map<string, number>();
   return {
     channelNames: [...channels.keys()],
     detectorOption: ({ engine, definitions, store }) =>
@@ -111,6 +112,8 @@ export function createAlerting(
         router,
         reps: repsById,
         channelsFor: channelPlan(channels),
+        lastAlertAt,
+        ...(config.accountCapMs === undefined ? {} : { accountCapMs: config.accountCapMs }),
         ...(config.dashboardUrl === undefined ? {} : { dashboardUrl: config.dashboardUrl }),
       }),
     createWorker: (store) => new DeliveryWorker({ store, channels }),

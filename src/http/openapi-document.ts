@@ -50,6 +50,7 @@ export function openApiDocument(): Record<string, unknown> {
     schema: { type: 'integer', minimum: 1, maximum: 1000 },
   };
   const definition = { name: 'definition', in: 'query', required: false, schema: { type: 'string' } };
+  const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
   return {
     openapi: '3.1.0',
     info: {
@@ -170,6 +171,172 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/api/alerts': {
+        get: {
+          summary:
+            'The alert outbox: `{ alerts }`, newest first; filter `status` (pending, delivered, dead, disabled)',
+          security: admin,
+          parameters: [
+            {
+              name: 'status',
+              in: 'query',
+              required: false,
+              schema: { enum: ['pending', 'delivered', 'dead', 'disabled'] },
+            },
+            limit,
+          ],
+          responses: { '200': json({ type: 'object' }), ...errors(400, 401, 403) },
+        },
+      },
+      '/api/alerts/{id}': {
+        get: {
+          summary: 'One alert delivery with its payload (the id URL-encoded: it holds "/" and ":")',
+          security: admin,
+          parameters: [idParameter],
+          responses: { '200': json({ type: 'object' }), ...errors(401, 403, 404) },
+        },
+      },
+      '/api/alerts/{id}/retry': {
+        post: {
+          summary: 'Queue a dead-lettered or disabled alert again (409 for any other status)',
+          security: admin,
+          parameters: [idParameter],
+          responses: { '200': json({ type: 'object' }), ...errors(401, 403, 404, 409) },
+        },
+      },
+      '/webhooks/stripe': {
+        post: {
+          tags: ['sources'],
+          summary:
+            'Stripe webhook: the raw Event body, verified against `Stripe-Signature` with PQL_STRIPE_WEBHOOK_SECRET (300 s tolerance)',
+          parameters: [
+            { name: 'stripe-signature', in: 'header', required: true, schema: { type: 'string' } },
+          ],
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
+          responses: {
+            '200': json({ type: 'object', properties: { received: { type: 'boolean' } } }),
+            ...errors(400, 404),
+          },
+        },
+      },
+      '/api/crm/companies': {
+        post: {
+          tags: ['sources'],
+          summary:
+            'Upsert CRM companies: `{ companies: [...] }` (crm/companies.csv columns) or HubSpot `{ results: [{ id, properties }] }`',
+          security: admin,
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
+          responses: { '200': json({ $ref: '#/components/schemas/UpsertResult' }), ...errors(400, 401, 403) },
+        },
+      },
+      '/api/crm/owners': {
+        post: {
+          tags: ['sources'],
+          summary:
+            'Upsert CRM owners (reps): `{ owners: [...] }` (crm/owners.csv columns) or HubSpot owners `{ results: [...] }`',
+          security: admin,
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
+          responses: { '200': json({ $ref: '#/components/schemas/UpsertResult' }), ...errors(400, 401, 403) },
+        },
+      },
+      '/api/joins': {
+        get: {
+          tags: ['sources'],
+          summary:
+            'Join health: accounts matched to CRM companies and Stripe customers by id or domain, unmatched, ambiguous, free-mail',
+          security: admin,
+          responses: { '200': json({ type: 'object' }), ...errors(401, 403) },
+        },
+      },
+      '/api/definitions/{id}': {
+        get: {
+          summary: 'One definition with its versions',
+          security: admin,
+          parameters: [idParameter],
+          responses: { '200': json({ type: 'object' }), ...errors(401, 403, 404) },
+        },
+        put: {
+          summary: 'Write a definition (YAML body) to the definitions folder as a new version',
+          security: admin,
+          parameters: [idParameter],
+          requestBody: { required: true, content: { 'application/yaml': { schema: { type: 'string' } } } },
+          responses: { '200': json({ type: 'object' }), ...errors(400, 401, 403, 422) },
+        },
+      },
+      '/api/definitions/validate': {
+        post: {
+          summary: 'Validate a definition (YAML body) without saving it',
+          security: admin,
+          requestBody: { required: true, content: { 'application/yaml': { schema: { type: 'string' } } } },
+          responses: { '200': json({ type: 'object' }), ...errors(400, 401, 403, 422) },
+        },
+      },
+      '/api/analysis/discover': {
+        get: {
+          tags: ['dashboard'],
+          summary: 'Signal discovery over the stored history (see docs/definitions.md)',
+          security: admin,
+          responses: { '200': json({ type: 'object' }), ...errors(400, 401, 403) },
+        },
+      },
+      '/api/dashboard/queue': {
+        get: {
+          tags: ['dashboard'],
+          summary: 'The dashboard PQL queue',
+          security: admin,
+          responses: { '200': json({ type: 'object' }), ...errors(401, 403) },
+        },
+      },
+      '/api/dashboard/accounts/{id}': {
+        get: {
+          tags: ['dashboard'],
+          summary: "An account's trait history, PQLs and alerts for the dashboard",
+          security: admin,
+          parameters: [idParameter],
+          responses: { '200': json({ type: 'object' }), ...errors(401, 403, 404) },
+        },
+      },
+      '/api/dashboard/alerts': {
+        get: {
+          tags: ['dashboard'],
+          summary: 'The alert outbox with counts by status',
+          security: admin,
+          responses: { '200': json({ type: 'object' }), ...errors(400, 401, 403) },
+        },
+      },
+      '/api/dashboard/alerts/{id}/retry': {
+        post: {
+          tags: ['dashboard'],
+          summary: 'Retry a dead or disabled alert',
+          security: admin,
+          parameters: [idParameter],
+          responses: { '200': json({ type: 'object' }), ...errors(401, 403, 404, 409) },
+        },
+      },
+      '/api/dashboard/pqls/{id}/disposition': {
+        post: {
+          tags: ['dashboard'],
+          summary: 'Record a disposition (contacted, won, disqualified) on a PQL',
+          security: admin,
+          parameters: [idParameter],
+          responses: { '201': json({ type: 'object' }), ...errors(400, 401, 403, 404) },
+        },
+      },
+      '/api/dashboard/backtest': {
+        post: {
+          tags: ['dashboard'],
+          summary: 'Backtest a definition (YAML body) over the stored history',
+          security: admin,
+          responses: { '200': json({ type: 'object' }), ...errors(400, 401, 403, 422) },
+        },
+      },
+      '/': {
+        get: {
+          tags: ['dashboard'],
+          summary: 'The dashboard (static files)',
+          responses: { '200': { description: 'HTML' } },
+        },
+      },
       '/api/openapi.json': {
         get: { summary: 'This document', responses: { '200': json({ type: 'object' }) } },
       },
@@ -244,6 +411,13 @@ export function openApiDocument(): Record<string, unknown> {
             writeKey: { type: 'string' },
           },
         },
+        UpsertResult: {
+          type: 'object',
+          properties: {
+            accepted: { type: 'integer' },
+            rejected: { type: 'array', items: { $ref: '#/components/schemas/Rejection' } },
+          },
+        },
         Pql: {
           type: 'object',
           properties: {
@@ -270,6 +444,8 @@ const ERROR_TEXT: Record<number, string> = {
   401: 'missing or unknown key or token',
   403: 'the token may not read',
   404: 'not found',
+  409: 'the resource is not in a state that allows this',
+  422: 'the definition does not validate',
   413: 'body larger than the limit (raw or decoded)',
   415: 'unsupported Content-Encoding',
   429: 'rate limited; see Retry-After',
