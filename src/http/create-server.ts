@@ -20,6 +20,7 @@ import { RateLimiter } from './rate-limiter.js';
 import { registerReadRoutes } from './read-routes.js';
 import { registerDefinitionRoutes, type DefinitionReload } from './definition-routes.js';
 import { registerSourceRoutes } from './source-routes.js';
+import { registerAlertRoutes } from './alert-routes.js';
 import type { LiveSources } from '../sources/live-sources.js';
 import type { DefinitionCatalog } from '../runtime/definition-catalog.js';
 import type { LoadedDefinition } from '../config/definition-files.js';
@@ -368,6 +369,7 @@ export function createServer(options: CreateServerOptions): PqlServer {
     requireAdmin,
     logger,
   });
+  registerAlertRoutes(app, { queue, requireAdmin, clock });
   if (options.sources !== undefined)
     registerSourceRoutes(app, {
       queue,
