@@ -1,21 +1,17 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import {
-  definitionSetMeasures,
-  type BacktestMeasures,
-  type ConversionRate,
-  type DefinitionSetMeasures,
-  type MeasuredAccount,
-  type MeasuredQualification,
-} from '../core/analysis/backtest-measures.js';
-import type { QualifiedTransition } from '../core/engine/transition.js';
+import type { BacktestMeasures, ConversionRate } from '../core/analysis/backtest-measures.js';
+import type { Definition } from '../core/definitions/definition.js';
 import type { LoadedDefinition } from '../config/definition-files.js';
-import { backtestWorkspace } from '../runtime/backtest.js';
-import { backtestStore } from '../runtime/store-backtest.js';
-import { AnalysisInputError } from '../runtime/load-analysis-data.js';
-import { openStore } from '../store/open-store.js';
-import { formatExplanation, iso, pqlJson } from './format-pql.js';
+import {
+  backtestJson,
+  replayDefinitions,
+  replayMeasures,
+  type BacktestReplay,
+} from '../runtime/backtest-report.js';
+import { AnalysisInputError, type AnalysisSource } from '../runtime/load-analysis-data.js';
+import { formatExplanation, iso } from './format-pql.js';
 import { startProgress } from './progress.js';
 
 /** Where the CLI writes (the same shape as main.ts's CliIo). */
@@ -57,71 +53,6 @@ export function daysFlag(name: string, value: string | undefined, fallback: numb
   return days;
 }
 
-/** One replay of a definition set with what the measures and the report need. */
-export interface BacktestReplay {
-  readonly pqls: readonly QualifiedTransition[];
-  readonly qualifications: readonly MeasuredQualification[];
-  readonly measuredAccounts: readonly MeasuredAccount[];
-  readonly dataEnd: number;
-  /** The `summary` object of `--json` (without `byDefinition`). */
-  readonly summary: Readonly<Record<string, unknown>>;
-  readonly warnings: readonly string[];
-}
-
-/** Replays a workspace export or a store's history through `definitions`, with a progress bar. */
-export async function replayDefinitions(
-  source: { readonly exportDir: string } | { readonly dataDir: string },
-  definitions: readonly LoadedDefinition[],
-  progress: boolean,
-): Promise<BacktestReplay> {
-  const plain = definitions.map((l) => l.definition);
-  if ('exportDir' in source) {
-    const bar = startProgress('replaying events', 0, progress);
-    const result = await backtestWorkspace(source.exportDir, plain, (read, total) => bar.update(read, total));
-    bar.stop();
-    return {
-      pqls: result.transitions.flatMap((t) => (t.kind === 'qualified' ? [t] : [])),
-      qualifications: result.qualifications,
-      measuredAccounts: result.measuredAccounts,
-      dataEnd: result.lastEventAt ?? 0,
-      summary: {
-        events: result.events,
-        duplicates: result.duplicates,
-        rejected: result.rejected,
-        accounts: result.accounts,
-        from: iso(result.firstEventAt),
-        to: iso(result.lastEventAt),
-        traitChanges: result.traitChanges,
-        warnings: result.warnings,
-      },
-      warnings: result.warnings,
-    };
-  }
-  const store = await openStore({ dataDir: source.dataDir });
-  try {
-    const result = await backtestStore(store, plain);
-    return {
-      pqls: result.qualified,
-      qualifications: result.qualifications,
-      measuredAccounts: result.measuredAccounts,
-      dataEnd: result.lastEventAt ?? 0,
-      summary: {
-        events: result.events,
-        duplicates: 0,
-        rejected: 0,
-        accounts: result.accounts,
-        from: iso(result.firstEventAt),
-        to: iso(result.lastEventAt),
-        traitChanges: result.traitChanges,
-        warnings: [],
-      },
-      warnings: [],
-    };
-  } finally {
-    await store.close();
-  }
-}
-
 interface BacktestFlags extends AnalysisDataFlags {
   readonly definitions: string;
   readonly json?: boolean;
@@ -157,39 +88,21 @@ export function registerBacktestCommand(
       const loaded = await loadDefinitions(flags.definitions);
       const baselineLoaded = flags.baseline === undefined ? undefined : await loadDefinitions(flags.baseline);
       const source = analysisSourceOf(flags);
-      const run = await replayDefinitions(source, loaded, !json);
-      const measures = measure(run, loaded, conversionDays);
-      const baseline =
-        baselineLoaded === undefined
-          ? undefined
-          : await replayDefinitions(source, baselineLoaded, !json).then((b) => ({
-              run: b,
-              measures: measure(b, baselineLoaded, conversionDays),
-            }));
+      const definitions = loaded.map((l) => l.definition);
+      const run = await replayWithProgress(source, definitions, !json);
+      const measures = replayMeasures(run, definitions, conversionDays);
+      let baseline: Parameters<typeof backtestJson>[3];
+      if (baselineLoaded !== undefined) {
+        const baselineDefinitions = baselineLoaded.map((l) => l.definition);
+        const baselineRun = await replayWithProgress(source, baselineDefinitions, !json);
+        baseline = {
+          run: baselineRun,
+          definitions: baselineDefinitions,
+          measures: replayMeasures(baselineRun, baselineDefinitions, conversionDays),
+        };
+      }
       if (json) {
-        io.out(
-          JSON.stringify(
-            {
-              pqls: run.pqls.map(pqlJson),
-              summary: { ...run.summary, byDefinition: byDefinition(run, loaded) },
-              measures,
-              ...(baseline === undefined || baselineLoaded === undefined
-                ? {}
-                : {
-                    baseline: {
-                      definitions: baselineLoaded.map((l) => ({
-                        id: l.definition.id,
-                        name: l.definition.name,
-                      })),
-                      summary: { byDefinition: byDefinition(baseline.run, baselineLoaded) },
-                      measures: baseline.measures,
-                    },
-                  }),
-            },
-            null,
-            2,
-          ),
-        );
+        io.out(JSON.stringify(backtestJson(run, definitions, measures, baseline), null, 2));
         return;
       }
       for (const warning of run.warnings) io.err(`warning: ${warning}`);
@@ -212,7 +125,7 @@ export function registerBacktestCommand(
         if (mine.length > 5) io.out(`  ... and ${mine.length - 5} more (use --json for all)`);
       }
       io.out('');
-      if (baseline === undefined || baselineLoaded === undefined) printMeasures(io, measures);
+      if (baseline === undefined) printMeasures(io, measures);
       else
         printSideBySide(io, [
           { name: flags.definitions, measures },
@@ -226,28 +139,17 @@ export function registerBacktestCommand(
     });
 }
 
-function measure(
-  run: BacktestReplay,
-  loaded: readonly LoadedDefinition[],
-  conversionDays: number,
-): DefinitionSetMeasures {
-  return definitionSetMeasures(
-    run.measuredAccounts,
-    run.qualifications,
-    run.dataEnd,
-    loaded.map((l) => l.definition.id),
-    { conversionDays },
-  );
-}
-
-function byDefinition(
-  run: BacktestReplay,
-  loaded: readonly LoadedDefinition[],
-): { definitionId: string; pqls: number }[] {
-  return loaded.map((l) => ({
-    definitionId: l.definition.id,
-    pqls: run.pqls.filter((p) => p.definitionId === l.definition.id).length,
-  }));
+async function replayWithProgress(
+  source: AnalysisSource,
+  definitions: readonly Definition[],
+  progress: boolean,
+): Promise<BacktestReplay> {
+  const bar = startProgress('replaying events', 0, progress);
+  try {
+    return await replayDefinitions(source, definitions, (done, total) => bar.update(done, total));
+  } finally {
+    bar.stop();
+  }
 }
 
 /** A share as a percentage with one decimal, or n/a. */
