@@ -283,3 +283,29 @@ describe('Slack channels', () => {
     expect(JSON.stringify(digest.blocks)).toContain('Acme');
   });
 });
+
+describe('delivery worker polling', () => {
+  it('wake() sends a newly committed alert at once instead of at the next poll', async () => {
+    const r = await receiver([ok, ok]);
+    const store = SqliteStore.open(':memory:');
+    const w = new DeliveryWorker({
+      store,
+      channels: new Map([['webhook', new WebhookChannel({ url: r.url, secret: SECRET })]]),
+    });
+    w.start(60_000);
+    try {
+      // The first pass runs at start with nothing due; the next poll would be a minute later.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await enqueue(store, 'webhook', ['woken']);
+      const woken = Date.now();
+      w.wake();
+      while (r.received.length === 0 && Date.now() - woken < 5000)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(r.received).toHaveLength(1);
+      expect(Date.now() - woken).toBeLessThan(2000);
+    } finally {
+      await w.stop();
+      await store.close();
+    }
+  });
+});

@@ -51,6 +51,8 @@ export class DeliveryWorker {
   private readonly disabledEndpoints = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
+  private pass: (() => void) | undefined;
+  private wakeRequested = false;
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.workerId = options.workerId ?? `worker-${randomUUID()}`;
@@ -194,20 +196,40 @@ export class DeliveryWorker {
     return Math.ceil(((1 - bucket.tokens) / pacing.perSecond) * 1000);
   }
 
-  /** Polls the outbox every `intervalMs` until stopped. */
+  /**
+   * Polls the outbox every `intervalMs` until stopped; `wake()` runs a pass at once (the server calls it
+   * when a commit enqueued alerts, so a new PQL does not wait for the next poll).
+   */
   start(intervalMs = 100): void {
-    if (this.timer !== undefined) return;
-    const tick = (): void => {
+    if (this.pass !== undefined) return;
+    const pass = (): void => {
+      this.timer = undefined;
+      this.wakeRequested = false;
       this.running = this.runOnce().catch(() => 0);
       void this.running.finally(() => {
-        if (this.timer !== undefined) this.timer = setTimeout(tick, intervalMs);
+        this.running = undefined;
+        if (this.pass === undefined) return;
+        this.timer = setTimeout(pass, this.wakeRequested ? 0 : intervalMs);
       });
     };
-    this.timer = setTimeout(tick, 0);
+    this.pass = pass;
+    this.timer = setTimeout(pass, 0);
+  }
+
+  /** Runs a pass now (or right after the one in flight); does nothing unless started. */
+  wake(): void {
+    if (this.pass === undefined) return;
+    if (this.running !== undefined) {
+      this.wakeRequested = true;
+      return;
+    }
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(this.pass, 0);
   }
 
   /** Stops polling and waits for the attempt in flight. */
   async stop(): Promise<void> {
+    this.pass = undefined;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;

@@ -78,6 +78,12 @@ export async function runServe(flags: ServeFlags, io: CliIo, extras: ServeExtras
     // An ingest node leaves alert delivery to the workers.
     worker = ingest === undefined ? alerting?.createWorker(store) : undefined;
     worker?.start();
+    // A commit that made a PQL also committed its outbox rows: send them now rather than at the next poll.
+    const delivering = worker;
+    if (delivering !== undefined)
+      server.bus.subscribe((published) => {
+        if (published.some((p) => p.transition.kind === 'qualified')) delivering.wake();
+      });
     io.out(
       `pql serve: listening on ${url} (${catalog.definitions.length} definitions from ${catalog.path}, data in ${config.dataDir})`,
     );
