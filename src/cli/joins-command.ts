@@ -61,7 +61,8 @@ export function registerJoinsCommand(program: Command, io: Io): void {
       const warnings: string[] = [];
       let report: JoinReport;
       try {
-        report = (await loadWorkspaceSources(options.data, warnings)).joins.report;
+        report = (await loadWorkspaceSources(options.data, warnings, { alwaysScanAccounts: true })).joins
+          .report;
       } catch (error) {
         if (error instanceof SourceFileError) throw new ImportInputError(error.message);
         throw error;

@@ -30,17 +30,34 @@ export interface WorkspaceSources {
   readonly traitChanges: readonly TraitChange[];
 }
 
+/** Options of `loadWorkspaceSources`. */
+export interface LoadWorkspaceSourcesOptions {
+  /**
+   * Scan events.ndjson for the accounts even when there is no CRM or billing file to join them to (the
+   * join report then still counts them); default false, which saves a whole pass over the events.
+   */
+  readonly alwaysScanAccounts?: boolean;
+}
+
 /**
  * Reads the CRM and billing files of a workspace export (each optional), scans events.ndjson for the
  * accounts' join keys, resolves the joins and builds the trait changes the engine needs. Throws
  * SourceFileError for a file that cannot be read at all (a missing column).
  */
-export async function loadWorkspaceSources(dir: string, warnings: string[]): Promise<WorkspaceSources> {
+export async function loadWorkspaceSources(
+  dir: string,
+  warnings: string[],
+  options: LoadWorkspaceSourcesOptions = {},
+): Promise<WorkspaceSources> {
   const eventsPath = join(dir, 'events.ndjson');
-  const accounts = existsSync(eventsPath) ? await readAccountJoinKeys(eventsPath) : [];
   const companiesPath = join(dir, SOURCE_FILES.companies);
   const ownersPath = join(dir, SOURCE_FILES.owners);
   const billingPath = join(dir, SOURCE_FILES.stripeEvents);
+  // The join keys matter only when there is something to join them to; the scan is a whole extra pass
+  // over events.ndjson (about 7% of an import's time without CRM or billing files).
+  const joinable =
+    options.alwaysScanAccounts === true || existsSync(companiesPath) || existsSync(billingPath);
+  const accounts = joinable && existsSync(eventsPath) ? await readAccountJoinKeys(eventsPath) : [];
   const companies = existsSync(companiesPath) ? await readCompaniesCsv(companiesPath, warnings) : undefined;
   const owners = existsSync(ownersPath) ? await readOwnersCsv(ownersPath, warnings) : undefined;
   const billing = existsSync(billingPath) ? await readStripeEvents(billingPath) : undefined;
