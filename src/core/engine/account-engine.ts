@@ -110,6 +110,11 @@ export class AccountEngine {
     return this.accounts.get(accountId);
   }
 
+  /** The user id behind a user index of `AccountState.userIds`. */
+  userName(index: number): string {
+    return this.registry.userName(index);
+  }
+
   /** Every account in first-seen order. */
   allAccounts(): readonly AccountState[] {
     return this.accountList;
@@ -142,8 +147,9 @@ export class AccountEngine {
       signupChanged = account.createdAt === undefined;
     }
     if (isActivityType(event.type)) {
-      account.noteUser(event.userId, detachString);
-      const matches = this.registry.match(event);
+      const user = this.registry.userIndex(event.userId);
+      account.noteUser(user);
+      const matches = this.registry.match(event, user);
       const eventId = matches.count > 0 ? detachString(event.messageId) : event.messageId;
       for (let i = 0; i < matches.count; i++) {
         const stream = matches.streams[i] as Stream;

@@ -35,8 +35,8 @@ export class AccountState {
   eventCount = 0;
   /** Bumped on every change; caches of derived values (anchors) are valid for one version. */
   version = 0;
-  /** Users with activity in the account and their activity counts (parallel arrays; users are few). */
-  userIds: string[] | undefined = undefined;
+  /** Users (registry user indexes) with activity in the account and their activity counts (parallel arrays; users are few). */
+  userIds: number[] | undefined = undefined;
   userEvents: number[] | undefined = undefined;
   /** The next deadline registered in the engine's timer queue. */
   scheduledDeadline = Number.POSITIVE_INFINITY;
@@ -62,14 +62,14 @@ export class AccountState {
     return log;
   }
 
-  /** Counts one activity event of `userId` (kept as given: the caller detaches long-lived strings). */
-  noteUser(userId: string, detach: (text: string) => string): void {
+  /** Counts one activity event of a user, by its registry user index (numbers compare cheaply). */
+  noteUser(user: number): void {
     const ids = (this.userIds ??= []);
     const counts = (this.userEvents ??= []);
-    const at = ids.indexOf(userId);
+    const at = ids.indexOf(user);
     if (at >= 0) counts[at] = (counts[at] as number) + 1;
     else {
-      ids.push(detach(userId));
+      ids.push(user);
       counts.push(1);
     }
   }

@@ -139,7 +139,7 @@ export function createEngine(options: EngineOptions): Engine {
       const ids = account?.userIds ?? [];
       const counts = account?.userEvents ?? [];
       return ids
-        .map((userId, i) => ({ userId, events: counts[i] as number }))
+        .map((user, i) => ({ userId: accounts.userName(user), events: counts[i] as number }))
         .sort((a, b) => b.events - a.events);
     },
     userTraits(userId) {

@@ -83,7 +83,11 @@ export class StreamRegistry {
   private readonly byTypeAndName = new Map<string, StreamMatcher[]>();
   private readonly byTypeAnyName = new Map<string, StreamMatcher[]>();
   private readonly keyIds = new Map<string, number>();
-  private readonly userKeyIds = new Map<string, number>();
+  /** User id → user index; the engine keeps users as these numbers (one string per user, not per account). */
+  private readonly userIndexes = new Map<string, number>();
+  private readonly userNames: string[] = [];
+  /** User index → interned distinct key (`u:<id>`), or -1 until a distinct-users stream needs it. */
+  private readonly userKeys: number[] = [];
   /** byTypeAndName split by type then name, so a lookup needs no string concatenation. */
   private readonly namedByType = new Map<string, Map<string, StreamMatcher[]>>();
   private readonly buffer: MatchBuffer = { streams: [], values: [], count: 0 };
@@ -170,24 +174,42 @@ export class StreamRegistry {
     return id;
   }
 
+  /** The index of a user id, assigned on first sight (one map lookup per event instead of one per use). */
+  userIndex(userId: string): number {
+    let index = this.userIndexes.get(userId);
+    if (index === undefined) {
+      index = this.userNames.length;
+      const kept = detachString(userId);
+      this.userIndexes.set(kept, index);
+      this.userNames.push(kept);
+      this.userKeys.push(-1);
+    }
+    return index;
+  }
+
+  /** The user id of a user index. */
+  userName(index: number): string {
+    return this.userNames[index] as string;
+  }
+
   /** Number of interned keys (sizes scratch arrays for distinct counting). */
   get keyCount(): number {
     return this.keyIds.size;
   }
 
   /**
-   * The streams the event enters, with the value each records. The result is a reused buffer, valid until
-   * the next call (no allocation per event).
+   * The streams the event enters, with the value each records; `user` is `userIndex(event.userId)`. The
+   * result is a reused buffer, valid until the next call (no allocation per event).
    */
-  match(event: AccountEvent): MatchBuffer {
+  match(event: AccountEvent, user: number): MatchBuffer {
     const buffer = this.buffer;
     buffer.count = 0;
     if (event.name !== undefined) {
       const named = this.namedByType.get(event.type)?.get(event.name);
-      if (named !== undefined) for (const matcher of named) this.visitMatcher(matcher, event);
+      if (named !== undefined) for (const matcher of named) this.visitMatcher(matcher, event, user);
     }
     const any = this.byTypeAnyName.get(event.type);
-    if (any !== undefined) for (const matcher of any) this.visitMatcher(matcher, event);
+    if (any !== undefined) for (const matcher of any) this.visitMatcher(matcher, event, user);
     return buffer;
   }
 
@@ -198,7 +220,7 @@ export class StreamRegistry {
     buffer.count++;
   }
 
-  private visitMatcher(matcher: StreamMatcher, event: AccountEvent): void {
+  private visitMatcher(matcher: StreamMatcher, event: AccountEvent, user: number): void {
     const measure = matcher.measure;
     if (measure.kind === 'funnel') {
       let mask = 0;
@@ -216,11 +238,11 @@ export class StreamRegistry {
       }
     }
     if (!matched) return;
-    const value = this.measureValue(measure, event);
+    const value = this.measureValue(measure, event, user);
     if (!Number.isNaN(value)) this.visit(matcher.stream, value);
   }
 
-  private measureValue(measure: StreamMeasure, event: AccountEvent): number {
+  private measureValue(measure: StreamMeasure, event: AccountEvent, user: number): number {
     switch (measure.kind) {
       case 'none':
       case 'daily':
@@ -235,10 +257,10 @@ export class StreamRegistry {
         return this.internKey(typeof v === 'object' ? JSON.stringify(v) : `v:${String(v)}`);
       }
       case 'user': {
-        let id = this.userKeyIds.get(event.userId);
-        if (id === undefined) {
+        let id = this.userKeys[user] as number;
+        if (id === -1) {
           id = this.internKey(`u:${event.userId}`);
-          this.userKeyIds.set(detachString(event.userId), id);
+          this.userKeys[user] = id;
         }
         return id;
       }
