@@ -5,7 +5,18 @@ let t: TestServer;
 beforeAll(async () => {
   t = await startTestServer();
   // acc-a qualifies (three calls), acc-b is one call short.
-  await ingest([...calls('acc-a', 0, 3), ...calls('acc-b', 10, 2)]);
+  await ingest([
+    {
+      type: 'group',
+      messageId: 'acc-a-group',
+      userId: 'acc-a-u',
+      groupId: 'acc-a',
+      traits: { name: 'Acme', owner: 'owner-7' },
+      timestamp: '2025-12-31T09:00:00.000Z',
+    },
+    ...calls('acc-a', 0, 3),
+    ...calls('acc-b', 10, 2),
+  ]);
 });
 afterAll(async () => {
   await t.stop();
@@ -46,6 +57,8 @@ async function call(
 
 interface QueueRow {
   id: string;
+  accountName: string | null;
+  owner: { ownerId: string; name: string } | null;
   accountId: string;
   definitionId: string;
   why: { label: string }[];
@@ -64,6 +77,8 @@ describe('dashboard API', () => {
   it('lists the queue with why, alert status and no disposition for a new PQL', async () => {
     const rows = await queueRows();
     expect(rows.map((r) => r.accountId)).toEqual(['acc-a']);
+    // Traits no definition reads (name, owner) come from the stored account, not the engine.
+    expect(rows[0]).toMatchObject({ accountName: 'Acme', owner: { ownerId: 'owner-7', name: 'owner-7' } });
     expect(rows[0]?.why.length).toBeGreaterThan(0);
     expect(rows[0]?.alert).toEqual({ status: 'none', count: 0 });
     expect(rows[0]?.disposition).toBeNull();
@@ -156,7 +171,7 @@ describe('dashboard API', () => {
       text: 'id: two-calls\nname: Two calls\nsignals:\n  calls: { event: API Call Made, count: { gte: 2 } }\nqualify: { all: [calls] }\n',
     });
     expect(good.status).toBe(200);
-    expect(good.body).toMatchObject({ ok: true, qualified: 2, events: 5 });
+    expect(good.body).toMatchObject({ ok: true, qualified: 2, events: 6 });
     const bad = await call('POST', '/api/dashboard/backtest', {
       text: 'id: two-calls\nname: Two calls\nsignals:\n  calls: { event: API Call Made, count: { gte: two } }\nqualify: { all: [calls] }\n',
     });

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { loadReps } from '../alerts/alerting-runtime.js';
 import { parseDefinitionTexts } from '../config/definition-files.js';
 import type { ClauseExplanation } from '../core/engine/transition.js';
+import { definitionSetMeasures } from '../core/analysis/backtest-measures.js';
 import { backtestStore } from '../runtime/store-backtest.js';
 import type {
   AlertRecord,
@@ -47,11 +48,18 @@ export function registerDashboardApiRoutes(app: FastifyInstance, deps: Dashboard
       detector.store.listDispositions(),
     ]);
     const latestDisposition = new Map(dispositions.map((d) => [d.pqlId, d]));
+    // The stored account view merges every source's traits; the engine keeps only the traits definitions read.
+    const accountIds = [...new Set(pqls.map((p) => p.accountId))];
+    const stored = await Promise.all(accountIds.map((id) => detector.store.getAccount(id)));
+    const storedTraits = new Map(accountIds.map((id, i) => [id, stored[i]?.traits ?? {}]));
     const repNames = new Map(reps.map((r) => [r.ownerId, r.name]));
     const alertsByPql = groupAlerts(alerts);
     const names = new Map(detector.definitions.map((d) => [d.definition.id, d.definition.name]));
     const rows = pqls.map((p) => {
-      const traits = detector.engine.accountSummary(p.accountId)?.traits ?? {};
+      const traits = {
+        ...storedTraits.get(p.accountId),
+        ...detector.engine.accountSummary(p.accountId)?.traits,
+      };
       const mine = alertsByPql.get(p.id) ?? [];
       const routed = mine.map((a) => ownerOfPayload(a.payload)).find((o) => o !== undefined);
       const crmOwner = stringOrUndefined(traits['owner']?.value);
@@ -111,8 +119,16 @@ export function registerDashboardApiRoutes(app: FastifyInstance, deps: Dashboard
       const value = c.traits['mrr'];
       return typeof value === 'number' ? [{ at: iso(c.effectiveAt), mrr: value }] : [];
     });
+    const account = await store.getAccount(accountId);
     return {
       accountId,
+      // Every source's latest value of each trait (the engine keeps only what definitions read).
+      traits: Object.fromEntries(
+        Object.entries(account?.traits ?? {}).map(([name, t]) => [
+          name,
+          { value: t.value, source: t.source, at: iso(t.effectiveAt) },
+        ]),
+      ),
       traitChanges: mineChanges.map((c) => ({
         source: c.source,
         effectiveAt: iso(c.effectiveAt),
@@ -222,6 +238,13 @@ export function registerDashboardApiRoutes(app: FastifyInstance, deps: Dashboard
         why: topClauses(q.explanation.clauses),
       })),
       byMonth: countByMonth(result.qualified.map((q) => q.qualifiedAt)),
+      // Point in time over the stored CRM and billing: conversion within 90 days of qualification, and more.
+      measures: definitionSetMeasures(
+        result.measuredAccounts,
+        result.qualifications,
+        result.lastEventAt ?? 0,
+        definitions.map((d) => d.id),
+      ),
     };
   });
 }

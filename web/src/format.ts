@@ -13,6 +13,7 @@ export function formatValue(value: unknown): string {
   return String(value);
 }
 
+/** A share as a whole percentage, or an em dash. */
 export function percent(value: number | null | undefined): string {
   return value === null || value === undefined ? '—' : `${Math.round(value * 100)}%`;
 }

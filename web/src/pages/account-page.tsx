@@ -33,6 +33,7 @@ interface AccountAnswer {
 }
 
 interface AccountStory {
+  readonly traits: Readonly<Record<string, { value: unknown; source: string; at: string | null }>>;
   readonly mrr: readonly { at: string; mrr: number }[];
   readonly alerts: readonly {
     id: string;
@@ -69,7 +70,7 @@ export function AccountPage({ accountId }: { accountId: string }) {
   const account = useApi<AccountAnswer>(`/api/accounts/${id}`);
   const story = useApi<AccountStory>(`/api/dashboard/accounts/${id}`);
   const a = account.data?.account;
-  const name = a === undefined ? accountId : formatValue(a.traits['name']?.value ?? accountId);
+  const name = formatValue(story.data?.traits['name']?.value ?? a?.traits['name']?.value ?? accountId);
   return (
     <>
       <h1>{name}</h1>
@@ -93,7 +94,7 @@ export function AccountPage({ accountId }: { accountId: string }) {
                   </tr>
                 </thead>
                 <tbody>
-                  {Object.entries(a.traits)
+                  {Object.entries({ ...a.traits, ...story.data?.traits })
                     .sort(([x], [y]) => x.localeCompare(y))
                     .map(([trait, t]) => (
                       <tr key={trait}>

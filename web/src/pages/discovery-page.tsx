@@ -14,10 +14,11 @@ export interface DiscoveryCandidate {
   readonly accounts: number;
   readonly converted: number;
   readonly conversionWith: number;
-  readonly conversionWithout?: number;
-  readonly lift?: number;
-  readonly liftInterval?: readonly [number, number];
-  readonly medianLeadDays?: number;
+  // JSON has no Infinity: an unbounded lift or interval end arrives as null.
+  readonly conversionWithout?: number | null;
+  readonly lift?: number | null;
+  readonly liftInterval?: readonly [number | null, number | null] | null;
+  readonly medianLeadDays?: number | null;
   readonly qValue: number;
   readonly significant: boolean;
 }
@@ -42,20 +43,22 @@ export function liftPoints(
   candidates: readonly DiscoveryCandidate[],
   observed: number,
 ): { label: string; coverage: number; lift: number; low: number; high: number; significant: boolean }[] {
-  return candidates.flatMap((c) =>
-    c.lift === undefined || observed === 0
-      ? []
-      : [
-          {
-            label: c.label,
-            coverage: c.accounts / observed,
-            lift: c.lift,
-            low: c.liftInterval?.[0] ?? c.lift,
-            high: c.liftInterval?.[1] ?? c.lift,
-            significant: c.significant,
-          },
-        ],
-  );
+  return candidates.flatMap((c) => {
+    const lift = c.lift;
+    if (typeof lift !== 'number' || observed === 0) return [];
+    const low = c.liftInterval?.[0];
+    const high = c.liftInterval?.[1];
+    return [
+      {
+        label: c.label,
+        coverage: c.accounts / observed,
+        lift,
+        low: typeof low === 'number' ? low : lift,
+        high: typeof high === 'number' ? high : lift,
+        significant: c.significant,
+      },
+    ];
+  });
 }
 
 /** Signal discovery: behaviours ranked by how much they raise conversion, with intervals, and a definition from them. */
@@ -175,9 +178,8 @@ export function DiscoveryPage() {
                     {percent(c.conversionWith)} / {percent(c.conversionWithout)}
                   </td>
                   <td class="num">
-                    {c.lift === undefined ? '—' : c.lift.toFixed(2)}
-                    {c.liftInterval !== undefined &&
-                      ` (${c.liftInterval[0].toFixed(2)}–${c.liftInterval[1].toFixed(2)})`}
+                    {ratio(c.lift)}
+                    {c.liftInterval != null && ` (${ratio(c.liftInterval[0])}–${ratio(c.liftInterval[1])})`}
                   </td>
                   <td class="num">{c.qValue < 0.001 ? '<0.001' : c.qValue.toFixed(3)}</td>
                   <td class="num">{c.medianLeadDays ?? '—'}</td>
@@ -194,6 +196,12 @@ export function DiscoveryPage() {
       )}
     </>
   );
+}
+
+/** A lift for people: two decimals; null (an unbounded one, JSON has no Infinity) as ∞. */
+function ratio(value: number | null | undefined): string {
+  if (value === undefined) return '—';
+  return value === null ? '∞' : value.toFixed(2);
 }
 
 function LiftChart({

@@ -72,7 +72,7 @@ export function QueuePage() {
   const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
   const [definition, setDefinition] = useState('');
   const [owner, setOwner] = useState('');
-  const [status, setStatus] = useState('open');
+  const [status, setStatus] = useState('');
   const [disposition, setDisposition] = useState('');
   const [minFit, setMinFit] = useState('');
   const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({
@@ -340,6 +340,7 @@ function DispositionCell({ row, onChange }: { row: QueueRow; onChange: () => voi
           <label>
             <span class="sr-only">Disposition</span>
             <select
+              aria-label="Disposition"
               name="disposition"
               value={kind}
               onChange={(e) => setKind((e.target as HTMLSelectElement).value)}
@@ -352,6 +353,7 @@ function DispositionCell({ row, onChange }: { row: QueueRow; onChange: () => voi
           <label>
             <span class="sr-only">Reason</span>
             <input
+              aria-label="Reason"
               name="reason"
               placeholder={kind === 'disqualified' ? 'why (required)' : 'note (optional)'}
               required={kind === 'disqualified'}
