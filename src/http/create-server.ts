@@ -29,6 +29,7 @@ import { acceptSegmentMessage, type AcceptedMessage } from './segment-messages.j
 import { ServerMetrics } from './server-metrics.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerAnalysisDiscoverRoutes } from './analysis-discover-routes.js';
+import { registerAnalysisCohortRoutes } from './analysis-cohort-routes.js';
 
 /** What `createServer` needs: a detector over an open store, the configuration and a logger. */
 export interface CreateServerOptions {
@@ -362,6 +363,7 @@ export function createServer(options: CreateServerOptions): PqlServer {
   const streams = registerReadRoutes(app, { bus, metrics, queue, requireAdmin, clock });
   registerDashboardRoutes(app, { queue, requireAdmin, dataDir: config.dataDir, clock });
   registerAnalysisDiscoverRoutes(app, { queue, requireAdmin });
+  registerAnalysisCohortRoutes(app, { queue, requireAdmin });
   const definitions = registerDefinitionRoutes(app, {
     queue,
     catalog: options.catalog,
