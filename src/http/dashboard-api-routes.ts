@@ -3,7 +3,6 @@ import { loadReps } from '../alerts/alerting-runtime.js';
 import { parseDefinitionTexts } from '../config/definition-files.js';
 import type { ClauseExplanation } from '../core/engine/transition.js';
 import { definitionSetMeasures } from '../core/analysis/backtest-measures.js';
-import { definitionSetMeasures } from '../core/analysis/backtest-measures.js';
 import { backtestStore } from '../runtime/store-backtest.js';
 import type {
   AlertRecord,
@@ -239,13 +238,6 @@ export function registerDashboardApiRoutes(app: FastifyInstance, deps: Dashboard
         why: topClauses(q.explanation.clauses),
       })),
       byMonth: countByMonth(result.qualified.map((q) => q.qualifiedAt)),
-      // Point in time over the stored CRM and billing: conversion within 90 days of qualification, and more.
-      measures: definitionSetMeasures(
-        result.measuredAccounts,
-        result.qualifications,
-        result.lastEventAt ?? 0,
-        definitions.map((d) => d.id),
-      ),
       // Point in time over the stored CRM and billing: conversion within 90 days of qualification, and more.
       measures: definitionSetMeasures(
         result.measuredAccounts,
