@@ -273,7 +273,11 @@ export class AccountEngine {
       const horizon = time - this.lateness;
       let drop = 0;
       while (drop < times.length && (times[drop] as number) < horizon) drop++;
-      if (drop > 0) times.splice(0, drop);
+      if (drop > 0) {
+        // In place: splice would allocate an array of the removed times on every input.
+        times.copyWithin(0, drop);
+        times.length -= drop;
+      }
     }
     for (const index of this.touchedList) {
       const compiled = this.definitions[index] as CompiledDefinition;

@@ -26,9 +26,13 @@ export class EntryLog {
   /** Entries folded away (older than the history readers need), and the sum of their values. */
   droppedCount = 0;
   droppedSum = 0;
-  /** The latest KEPT_IDS event ids and their times, sorted by time (times unboxed in a number array). */
+  /**
+   * The latest KEPT_IDS event ids and their times, sorted by time (times unboxed in a number array), as a
+   * ring once full: logical entry i is at (recentStart + i) % KEPT_IDS, so an in-order insert is O(1).
+   */
   private recentIds: string[] | undefined = undefined;
   private recentCount = 0;
+  private recentStart = 0;
   private recentTimes: number[] | undefined = undefined;
   /** Key logs: the keys seen and the latest entry time of each (parallel arrays; keys are few per account). */
   private keys: number[] | undefined = undefined;
@@ -131,19 +135,33 @@ export class EntryLog {
       times = this.recentTimes = new Array<number>(KEPT_IDS).fill(0);
     }
     const n = this.recentCount;
-    let at = n;
-    while (at > 0 && (times[at - 1] as number) > time) at--;
     if (n === KEPT_IDS) {
-      if (at === 0) return; // older than every kept id
-      // Drop the oldest: shift [1, at) one place left and write at at - 1.
-      for (let i = 1; i < at; i++) {
-        ids[i - 1] = ids[i] as string;
-        times[i - 1] = times[i] as number;
+      const start = this.recentStart;
+      const newest = (start + KEPT_IDS - 1) % KEPT_IDS;
+      if ((times[newest] as number) <= time) {
+        // In order: the new id replaces the oldest, which is where the ring starts.
+        ids[start] = eventId;
+        times[start] = time;
+        this.recentStart = (start + 1) % KEPT_IDS;
+        return;
       }
-      ids[at - 1] = eventId;
-      times[at - 1] = time;
+      let at = KEPT_IDS - 1;
+      while (at > 0 && (times[(start + at - 1) % KEPT_IDS] as number) > time) at--;
+      if (at === 0) return; // older than every kept id
+      // Drop the oldest: shift logical [1, at) one place left and write at at - 1.
+      for (let i = 1; i < at; i++) {
+        const from = (start + i) % KEPT_IDS;
+        const to = (start + i - 1) % KEPT_IDS;
+        ids[to] = ids[from] as string;
+        times[to] = times[from] as number;
+      }
+      ids[(start + at - 1) % KEPT_IDS] = eventId;
+      times[(start + at - 1) % KEPT_IDS] = time;
       return;
     }
+    // Not full yet: the ring has not wrapped (recentStart is 0), logical and physical indexes agree.
+    let at = n;
+    while (at > 0 && (times[at - 1] as number) > time) at--;
     for (let i = n; i > at; i--) {
       ids[i] = ids[i - 1] as string;
       times[i] = times[i - 1] as number;
@@ -182,8 +200,9 @@ export class EntryLog {
     const times = this.recentTimes;
     if (ids === undefined || times === undefined) return result;
     for (let i = 0; i < this.recentCount; i++) {
-      const t = times[i] as number;
-      if (t >= from && t <= to) result.push(ids[i] as string);
+      const at = (this.recentStart + i) % KEPT_IDS;
+      const t = times[at] as number;
+      if (t >= from && t <= to) result.push(ids[at] as string);
     }
     return result;
   }

@@ -59,9 +59,17 @@ export class TraitHistory {
     if (dot > 0 && SOURCES.includes(name.slice(0, dot))) {
       return this.sourceValueAt(name.slice(dot + 1), t, name.slice(0, dot) as TraitSource);
     }
+    // One map lookup for every source: a trait's list holds all its sources' entries.
+    const list = this.entries.get(name);
+    if (list === undefined) return undefined;
     for (const source of precedence) {
-      const value = this.sourceValueAt(name, t, source);
-      if (value !== undefined) return value;
+      for (let i = list.length - 1; i >= 0; i--) {
+        const entry = list[i] as TraitEntry;
+        if (entry.source === source && (t === undefined || entry.at <= t)) {
+          if (entry.value !== undefined) return entry.value;
+          break;
+        }
+      }
     }
     return undefined;
   }

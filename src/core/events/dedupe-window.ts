@@ -31,10 +31,13 @@ export class DedupeWindow {
   private readonly windowMs: number;
   private readonly bucketMs: number;
   private readonly maxIds: number;
-  /** messageId → the bucket it is filed under. */
-  private readonly ids = new Map<string, number>();
+  /** The message ids remembered now. */
+  private readonly ids = new Set<string>();
   /** bucket number (floor(timestamp / bucketMs)) → the ids filed under it. */
   private readonly buckets = new Map<number, string[]>();
+  /** The bucket the last id went to, and its list: consecutive ids mostly share one (no map lookup). */
+  private lastBucket = Number.NaN;
+  private lastList: string[] | undefined = undefined;
   private maxTimestamp = Number.NEGATIVE_INFINITY;
   /** Buckets below this number have been evicted. */
   private firstLiveBucket = Number.NEGATIVE_INFINITY;
@@ -68,13 +71,15 @@ export class DedupeWindow {
       this.tooOld++;
       return false;
     }
-    let list = this.buckets.get(bucket);
+    let list = bucket === this.lastBucket ? this.lastList : this.buckets.get(bucket);
     if (list === undefined) {
       list = [];
       this.buckets.set(bucket, list);
     }
+    this.lastBucket = bucket;
+    this.lastList = list;
     list.push(messageId);
-    this.ids.set(messageId, bucket);
+    this.ids.add(messageId);
     if (timestamp > this.maxTimestamp) {
       this.maxTimestamp = timestamp;
       // A bucket may go once all of it is older than maxTimestamp - windowMs.
@@ -116,5 +121,9 @@ export class DedupeWindow {
   private dropBucket(bucket: number, list: readonly string[]): void {
     for (const id of list) this.ids.delete(id);
     this.buckets.delete(bucket);
+    if (bucket === this.lastBucket) {
+      this.lastBucket = Number.NaN;
+      this.lastList = undefined;
+    }
   }
 }
