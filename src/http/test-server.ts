@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { LoadedDefinition } from '../config/definition-files.js';
 import { createServerConfig, type ServerConfig } from '../config/server-config.js';
 import { DefinitionCatalog } from '../runtime/definition-catalog.js';
@@ -45,6 +45,8 @@ export interface TestServerOptions {
   readonly sources?: boolean;
   /** Plan alerts into the outbox for these channels (routed over the sources' owners); no worker runs. */
   readonly alerting?: AlertingConfig;
+  /** The server's logger (silent by default). */
+  readonly logger?: Logger;
   /** More definition files beside api-active.yaml, by file name. */
   readonly definitions?: Readonly<Record<string, string>>;
 }
@@ -104,7 +106,7 @@ export async function startTestServer(
   const server = createServer({
     detector,
     config,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     catalog,
     reopen,
     ...(sources === undefined ? {} : { sources }),
