@@ -151,7 +151,9 @@ function CohortHeatmap({
           x: 'period',
           y: 'cohort',
           fill: 'value',
-          ariaLabel: 'cohort cell',
+          // A function: Plot reads a string here as a field name. Each cell is labelled for screen readers.
+          ariaLabel: (d: { cohort: string; period: number; value: number }) =>
+            `cohort cell ${d.cohort}, ${by} ${d.period}: ${format(d.value)}`,
           title: (d: { cohort: string; period: number; value: number }) =>
             `${d.cohort}, ${by} ${d.period}: ${format(d.value)}`,
         }),

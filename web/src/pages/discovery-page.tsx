@@ -233,7 +233,9 @@ function LiftChart({
           y: 'lift',
           fill: 'significant',
           r: 4,
-          ariaLabel: 'candidate',
+          // A function: Plot reads a string here as a field name. Each dot is labelled for screen readers.
+          ariaLabel: (d: { label: string; lift: number; coverage: number }) =>
+            `candidate ${d.label}: lift ${d.lift.toFixed(2)}, coverage ${percent(d.coverage)}`,
           title: (d: { label: string; lift: number; coverage: number }) =>
             `${d.label}: lift ${d.lift.toFixed(2)}, coverage ${percent(d.coverage)}`,
         }),
