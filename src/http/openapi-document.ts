@@ -279,6 +279,42 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': json({ type: 'object' }), ...errors(400, 401, 403) },
         },
       },
+      '/api/analysis/cohorts': {
+        get: {
+          tags: ['dashboard'],
+          summary: 'The sign-up cohort MRR view over the store (equals pql cohorts --data-dir D --json)',
+          security: admin,
+          parameters: [
+            { name: 'by', in: 'query', required: false, schema: { enum: ['week', 'month'] } },
+            { name: 'split', in: 'query', required: false, schema: { enum: ['definition'] } },
+          ],
+          responses: { '200': json({ type: 'object' }), ...errors(400, 401, 403) },
+        },
+      },
+      '/api/analysis/backtest': {
+        get: {
+          tags: ['dashboard'],
+          summary:
+            'The live definitions replayed over the stored history, with their measures (equals pql backtest --data-dir D --json)',
+          security: admin,
+          parameters: [
+            {
+              name: 'definitions',
+              in: 'query',
+              required: false,
+              description: 'comma-separated definition ids (default: all live ones)',
+              schema: { type: 'string' },
+            },
+            {
+              name: 'conversionDays',
+              in: 'query',
+              required: false,
+              schema: { type: 'integer', minimum: 1, maximum: 3650 },
+            },
+          ],
+          responses: { '200': json({ type: 'object' }), ...errors(400, 401, 403) },
+        },
+      },
       '/api/dashboard/queue': {
         get: {
           tags: ['dashboard'],
