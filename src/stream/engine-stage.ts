@@ -39,6 +39,7 @@ export class EngineStage {
   private readonly now: () => number;
   private readonly lateness: number;
   private watermark = Number.NEGATIVE_INFINITY;
+  private tickedTo = Number.NEGATIVE_INFINITY;
   private readonly replayed: Transition[] = [];
 
   private constructor(
@@ -94,7 +95,12 @@ export class EngineStage {
    * or not: a redelivered one was never acknowledged, so its effects may be missing from the state.
    */
   async process(messages: readonly AccountMessage[]): Promise<EngineBatchResult> {
-    if (messages.length === 0) return { inserted: 0, transitions: [] };
+    if (messages.length === 0) {
+      // Only time moved (noteEventTime): deadlines up to the new watermark may fire.
+      const transitions = this.tickToWatermark();
+      await this.commit(transitions, undefined);
+      return { inserted: 0, transitions };
+    }
     const rows: NewEvent[] = messages.map((m) => ({
       messageId: m.event.messageId,
       type: m.event.type,
@@ -129,8 +135,19 @@ export class EngineStage {
     return { inserted: inserted.filter(Boolean).length, transitions };
   }
 
+  /**
+   * Raises the partition's watermark to an event time seen elsewhere (the latest event any user partition
+   * has published, once nothing of this partition waits): the next `process` ticks to it, as one process
+   * ticks to the latest event time of everything it has seen.
+   */
+  noteEventTime(time: number): void {
+    if (time > this.watermark) this.watermark = time;
+  }
+
   private tickToWatermark(): readonly Transition[] {
-    return Number.isFinite(this.watermark) ? this.engine.tick(this.watermark - this.lateness) : [];
+    if (!Number.isFinite(this.watermark) || this.watermark <= this.tickedTo) return [];
+    this.tickedTo = this.watermark;
+    return this.engine.tick(this.watermark - this.lateness);
   }
 
   private async commit(transitions: readonly Transition[], receivedAt: number | undefined): Promise<void> {

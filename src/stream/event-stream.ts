@@ -45,38 +45,62 @@ export function accountSubject(topology: EventStreamTopology, p: number): string
 const NANOS_PER_MS = 1_000_000;
 
 /**
- * Creates the stream if it is missing (file storage, limits retention) or updates its dedupe window and
- * age limit; partition subjects are wildcards, so P can grow without touching the stream (but moving P
- * re-homes users and accounts: drain first, see docs/scale-out.md).
+ * The stream of account partitions: republished events and the user partitions' marks. Apart from the
+ * ingested events' stream, so a user-stream sequence number is the ingest arrival order and marks do not
+ * move it.
+ */
+export function accountStreamName(topology: EventStreamTopology): string {
+  return `${topology.stream}_ACCT`;
+}
+
+/**
+ * Creates the two streams if they are missing (file storage, limits retention) or updates their dedupe
+ * window and age limit: `stream` holds the ingested events on user subjects, `<stream>_ACCT` the account
+ * subjects. Partition subjects are wildcards, so P can grow without touching the streams (but moving P
+ * re-homes users and accounts: see docs/scale-out.md).
  */
 export async function ensureEventStream(
   connection: NatsConnection,
   topology: EventStreamTopology,
 ): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(connection);
-  const config: Partial<StreamConfig> & { name: string } = {
-    name: topology.stream,
-    subjects: [`${topology.subjectPrefix}.user.*`, `${topology.subjectPrefix}.acct.*`],
+  const common = {
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     duplicate_window: topology.duplicateWindowMs * NANOS_PER_MS,
     max_age: topology.maxAgeMs * NANOS_PER_MS,
   };
+  await ensureStream(jsm, {
+    name: topology.stream,
+    subjects: [`${topology.subjectPrefix}.user.*`],
+    ...common,
+  });
+  await ensureStream(jsm, {
+    name: accountStreamName(topology),
+    subjects: [`${topology.subjectPrefix}.acct.*`],
+    ...common,
+  });
+  return jsm;
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+): Promise<void> {
   try {
-    await jsm.streams.info(topology.stream);
-    await jsm.streams.update(topology.stream, config);
+    await jsm.streams.info(config.name);
+    await jsm.streams.update(config.name, config);
   } catch (error) {
     if (!isStreamNotFound(error)) throw error;
     try {
       await jsm.streams.add(config);
     } catch (raced) {
       // Another node created it meanwhile: fine when it now exists.
-      await jsm.streams.info(topology.stream).catch(() => {
+      await jsm.streams.info(config.name).catch(() => {
         throw raced;
       });
     }
   }
-  return jsm;
 }
 
 function isStreamNotFound(error: unknown): boolean {

@@ -82,11 +82,10 @@ export class PartitionLeases {
       const desired = new Set(
         this.options.units.filter((u) => ownerOf(u, workers) === this.options.workerId),
       );
+      // Renew what stays before giving anything up: stopping a unit waits for its batch in progress, and a
+      // slow give-up must not let the other leases expire under work that is still running.
       for (const [unit, revision] of [...this.held]) {
-        if (!desired.has(unit)) {
-          await this.giveUp(unit, 'rebalance');
-          continue;
-        }
+        if (!desired.has(unit)) continue;
         try {
           this.held.set(unit, await this.kv.update(leaseKey(unit), this.options.workerId, revision));
         } catch {
@@ -94,6 +93,9 @@ export class PartitionLeases {
           this.held.delete(unit);
           await this.options.onRelease(unit, 'lost');
         }
+      }
+      for (const unit of [...this.held.keys()]) {
+        if (!desired.has(unit)) await this.giveUp(unit, 'rebalance');
       }
       for (const unit of desired) {
         if (this.held.has(unit) || this.stopped) continue;

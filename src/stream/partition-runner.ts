@@ -14,8 +14,18 @@ export interface PartitionHandler {
   replay(messages: readonly JsMsg[]): void;
   /** Called once the replay reached the acknowledged floor, before the first live batch. */
   endReplay(): Promise<void>;
-  /** Processes new messages in order; the runner acknowledges them once this resolves. */
-  process(messages: readonly JsMsg[]): Promise<void>;
+  /**
+   * Processes new messages in order; resolves to the highest stream sequence whose messages are all done
+   * (the runner acknowledges up to it), or undefined for all of them. A handler that holds messages back
+   * (the account stage's event-time buffer) names the position before the oldest one it holds.
+   */
+  process(messages: readonly JsMsg[]): Promise<number | undefined>;
+  /**
+   * Called after each batch and each pull that found nothing new, with the stream sequence through which
+   * every message of the partition is processed (the stream's last sequence when the partition has caught
+   * up, else the batch's last): the identity stage marks the account partitions with it.
+   */
+  progressed?(through: number): Promise<void>;
 }
 
 /** Options of a partition runner. */
@@ -23,7 +33,11 @@ export interface PartitionRunnerOptions {
   readonly stream: string;
   /** The partition's subject, e.g. `pql.acct.3`. */
   readonly subject: string;
-  /** The durable consumer's name, e.g. `acct-3`; one per partition, shared by successive owners. */
+  /**
+   * The partition's durable consumer name prefix, e.g. `acct-3`: each owner creates its own consumer
+   * `acct-3_<epoch>` and deletes its predecessors', so a runner that lost its lease but has not stopped yet
+   * pulls from a deleted consumer and gets nothing, instead of taking messages from the new owner's.
+   */
   readonly durable: string;
   /** Most messages per batch (default 1,000). */
   readonly batchSize?: number;
@@ -44,6 +58,8 @@ export class PartitionRunner {
   private loop: Promise<void> | undefined;
   /** Stream sequence of the last message processed and acknowledged by this runner. */
   lastSeq = 0;
+  /** The durable consumer this runner created for its partition. */
+  private durable = '';
 
   constructor(
     connection: NatsConnection,
@@ -70,8 +86,9 @@ export class PartitionRunner {
     if (floor > 0) await this.replayUpTo(floor);
     await this.handler.endReplay();
     this.lastSeq = floor;
-    const consumer = await this.js.consumers.get(this.options.stream, this.options.durable);
+    const consumer = await this.js.consumers.get(this.options.stream, this.durable);
     const max = this.options.batchSize ?? 1000;
+    const unacked: JsMsg[] = [];
     while (!this.stopping) {
       let batch: JsMsg[] = [];
       try {
@@ -85,43 +102,76 @@ export class PartitionRunner {
           continue;
         }
       }
-      // Redeliveries of something already processed by this runner (an acknowledgement lost) are skipped.
+      // Redeliveries of something this runner already has (held back, or an acknowledgement lost) are skipped.
       batch = batch.filter((m) => m.seq > this.lastSeq);
-      if (batch.length === 0) continue;
-      await this.handler.process(batch);
-      const last = batch[batch.length - 1] as JsMsg;
-      // AckPolicy.All: acknowledging the last one acknowledges the batch; wait for the server to have it.
-      await ackWithRetry(last, () => this.stopping);
-      this.lastSeq = last.seq;
+      if (batch.length > 0) {
+        const done = await this.handler.process(batch);
+        for (const message of batch) unacked.push(message);
+        this.lastSeq = (batch[batch.length - 1] as JsMsg).seq;
+        const through = done ?? this.lastSeq;
+        let last: JsMsg | undefined;
+        while (unacked.length > 0 && (unacked[0] as JsMsg).seq <= through) last = unacked.shift();
+        // AckPolicy.All: acknowledging one acknowledges everything before it; wait for the server to have it.
+        if (last !== undefined) await ackWithRetry(last, () => this.stopping);
+      }
+      if (this.handler.progressed !== undefined) {
+        const caughtUp = await this.caughtUpThrough().catch((error: unknown) => {
+          this.options.onError?.(error);
+          return undefined;
+        });
+        const through = Math.max(caughtUp ?? 0, this.lastSeq);
+        if (through > 0) await this.handler.progressed(through);
+      }
     }
   }
 
   /**
-   * Reads the acknowledged floor of the partition's durable consumer and recreates the consumer to start
-   * right after it; returns the floor (0 when the partition was never consumed).
+   * The stream's last sequence if this runner has processed every message of its subject up to it, else
+   * undefined. The last sequence is read first: when the consumer then has nothing left to deliver, every
+   * message of the subject at or below it was delivered, hence processed (the runner is between batches).
+   */
+  private async caughtUpThrough(): Promise<number | undefined> {
+    const last = (await this.jsm.streams.info(this.options.stream)).state.last_seq;
+    const info = await this.jsm.consumers.info(this.options.stream, this.durable);
+    return info.num_pending === 0 ? last : undefined;
+  }
+
+  /**
+   * Reads the acknowledged floor of the partition's earlier consumers, creates this runner's own to start
+   * right after it and deletes theirs; returns the floor (0 when the partition was never consumed).
    */
   private async takeOverConsumer(): Promise<number> {
+    const prefix = this.options.durable;
     let floor = 0;
-    try {
-      const info = await this.jsm.consumers.info(this.options.stream, this.options.durable);
-      floor = info.ack_floor.stream_seq;
+    const previous: string[] = [];
+    for await (const info of this.jsm.consumers.list(this.options.stream)) {
+      // A consumer deleted while the list is read (by a runner of another partition) comes back as null.
+      const name = (info as typeof info | null)?.config.durable_name;
+      if (name === undefined || (name !== prefix && !name.startsWith(`${prefix}_`))) continue;
+      previous.push(name);
+      let acknowledged = info.ack_floor.stream_seq;
       // A consumer created to start at N+1 reports floor N only once something is acknowledged.
       const start = info.config.opt_start_seq;
-      if (floor === 0 && start !== undefined && start > 1) floor = start - 1;
-      await this.jsm.consumers.delete(this.options.stream, this.options.durable);
-    } catch (error) {
-      if (!/consumer not found/i.test(String(error))) throw error;
+      if (acknowledged === 0 && start !== undefined && start > 1) acknowledged = start - 1;
+      if (acknowledged > floor) floor = acknowledged;
     }
+    this.durable = `${prefix}_${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
     await this.jsm.consumers.add(this.options.stream, {
-      durable_name: this.options.durable,
+      durable_name: this.durable,
       filter_subject: this.options.subject,
       ack_policy: AckPolicy.All,
       ack_wait: 60_000 * NANOS_PER_MS,
-      max_ack_pending: 10_000,
+      // Unlimited: the account stage holds messages back until the watermark passes them.
+      max_ack_pending: -1,
       ...(floor > 0
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor + 1 }
         : { deliver_policy: DeliverPolicy.All }),
     });
+    for (const name of previous) {
+      await this.jsm.consumers.delete(this.options.stream, name).catch((error: unknown) => {
+        if (!/consumer not found/i.test(String(error))) throw error;
+      });
+    }
     return floor;
   }
 

@@ -71,7 +71,8 @@ export function spawnPql(args: readonly string[], env: Readonly<Record<string, s
       if (line !== undefined) return Promise.resolve(line);
       return new Promise<string>((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${text.slice(-3000)}`)),
+          () =>
+            reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${text.slice(-3000)}`)),
           timeoutMs,
         );
         waiters.push({
@@ -83,7 +84,11 @@ export function spawnPql(args: readonly string[], env: Readonly<Record<string, s
         });
         void exited.then(() => {
           clearTimeout(timer);
-          reject(new Error(`pql ${args.join(' ')} exited (${child.exitCode}) before ${pattern}:\n${text.slice(-3000)}`));
+          reject(
+            new Error(
+              `pql ${args.join(' ')} exited (${child.exitCode}) before ${pattern}:\n${text.slice(-3000)}`,
+            ),
+          );
         });
       });
     },
@@ -93,4 +98,109 @@ export function spawnPql(args: readonly string[], env: Readonly<Record<string, s
       await exited;
     },
   };
+}
+
+/** Posts Segment messages to `/v1/batch` in batches, a few requests in flight, retrying 503s. */
+export async function postSegmentBatches(
+  baseUrl: string,
+  writeKey: string,
+  messages: readonly unknown[],
+  options: {
+    readonly batchSize?: number;
+    readonly concurrency?: number;
+    /** Called after each acknowledged batch with the number of messages acknowledged so far. */
+    readonly onProgress?: (acknowledged: number) => void | Promise<void>;
+  } = {},
+): Promise<{ readonly retries: number; readonly latenciesMs: readonly number[] }> {
+  const size = options.batchSize ?? 500;
+  const authorization = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
+  let next = 0;
+  let acknowledged = 0;
+  let retries = 0;
+  const latenciesMs: number[] = [];
+  const lane = async (): Promise<void> => {
+    while (next < messages.length) {
+      const batch = messages.slice(next, next + size);
+      next += size;
+      for (;;) {
+        const started = performance.now();
+        const response = await fetch(`${baseUrl}/v1/batch`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization },
+          body: JSON.stringify({ batch }),
+        }).catch(() => undefined);
+        if (response?.ok === true) {
+          await response.arrayBuffer();
+          latenciesMs.push(performance.now() - started);
+          break;
+        }
+        if (response !== undefined && response.status !== 503) {
+          throw new Error(`POST /v1/batch: ${response.status} ${await response.text()}`);
+        }
+        await response?.arrayBuffer();
+        retries++;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      acknowledged += batch.length;
+      await options.onProgress?.(acknowledged);
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 4 }, lane));
+  return { retries, latenciesMs };
+}
+
+/**
+ * Resolves once both streams of a deployment (the user stream `stream` and the account stream) have one
+ * durable consumer per partition with nothing pending or unacknowledged, twice in a row `settleMs` apart
+ * with neither stream growing between the looks (the identity stage may still republish or mark).
+ */
+export async function waitForDrained(
+  url: string,
+  stream: string,
+  partitions: number,
+  timeoutMs: number,
+  settleMs = 1500,
+): Promise<void> {
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const connection = await connect({ servers: url });
+  const streams = [stream, `${stream}_ACCT`];
+  try {
+    const jsm = await jetstreamManager(connection);
+    const deadline = Date.now() + timeoutMs;
+    let quietRounds = 0;
+    let lastSeqs = '';
+    let lastBusy: string[] = [];
+    while (Date.now() < deadline) {
+      const seqs: number[] = [];
+      let busy = false;
+      lastBusy = [];
+      for (const name of streams) {
+        seqs.push((await jsm.streams.info(name)).state.last_seq);
+        let found = 0;
+        for await (const info of jsm.consumers.list(name)) {
+          // A consumer deleted while the list is read comes back as null.
+          if ((info as typeof info | null)?.config.durable_name === undefined) continue;
+          found++;
+          if (info.num_pending > 0 || info.num_ack_pending > 0) {
+            busy = true;
+            lastBusy.push(
+              `${info.config.durable_name}: ${info.num_pending} pending, ${info.num_ack_pending} unacknowledged`,
+            );
+          }
+        }
+        if (found < partitions) {
+          busy = true;
+          lastBusy.push(`${name}: ${found} of ${partitions} durable consumers exist`);
+        }
+      }
+      const key = seqs.join(',');
+      quietRounds = busy || key !== lastSeqs ? 0 : quietRounds + 1;
+      lastSeqs = key;
+      if (quietRounds >= 2) return;
+      await new Promise((resolve) => setTimeout(resolve, settleMs));
+    }
+    throw new Error(`stream ${stream} not drained within ${timeoutMs} ms: ${lastBusy.join('; ')}`);
+  } finally {
+    await connection.close();
+  }
 }

@@ -6,7 +6,14 @@ import { parseEvent } from '../core/events/parse-event.js';
 import type { DetectorOptions } from '../runtime/detector.js';
 import type { Store } from '../store/store.js';
 import { EngineStage } from './engine-stage.js';
-import { accountSubject, ensureEventStream, userSubject, type EventStreamTopology } from './event-stream.js';
+import { ArrivalOrderBuffer } from './arrival-order-buffer.js';
+import {
+  accountStreamName,
+  accountSubject,
+  ensureEventStream,
+  userSubject,
+  type EventStreamTopology,
+} from './event-stream.js';
 import { IdentityStage, type AccountMessage } from './identity-stage.js';
 import { RECEIVED_AT_HEADER } from './ingest-publisher.js';
 import { PartitionLeases } from './partition-leases.js';
@@ -31,6 +38,22 @@ export interface StreamWorkerOptions {
   readonly batchSize?: number;
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
   readonly onError?: (error: unknown) => void;
+}
+
+/**
+ * A user partition's progress as sent to every account partition: each of its messages up to user-stream
+ * sequence `through` is resolved and republished; `time` is the latest event time among them.
+ */
+interface PartitionMark {
+  readonly mark: number;
+  readonly through: number;
+  readonly time: number;
+}
+
+/** An account message as it travels: the message and its arrival position (see ArrivalOrderBuffer). */
+interface OrderedAccountMessage extends AccountMessage {
+  readonly order: number;
+  readonly sub: number;
 }
 
 /** Counters of a worker. */
@@ -94,13 +117,13 @@ export class StreamWorker {
   private async startUnit(unit: string): Promise<void> {
     const [kind, p] = unit.split('.') as ['user' | 'acct', string];
     const partition = Number(p);
-    const handler = kind === 'user' ? this.userHandler() : await this.accountHandler(partition);
+    const handler = kind === 'user' ? this.userHandler(partition) : await this.accountHandler(partition);
     const topology = this.options.topology;
     const runner = new PartitionRunner(
       this.options.connection,
       this.jsm,
       {
-        stream: topology.stream,
+        stream: kind === 'user' ? topology.stream : accountStreamName(topology),
         subject: kind === 'user' ? userSubject(topology, partition) : accountSubject(topology, partition),
         durable: `${kind}-${partition}`,
         ...(this.options.batchSize === undefined ? {} : { batchSize: this.options.batchSize }),
@@ -120,15 +143,25 @@ export class StreamWorker {
     this.options.log?.('partition released', { unit, reason, workerId: this.options.workerId });
   }
 
-  /** The identity stage of a user partition: resolve, republish by account, then acknowledge. */
-  private userHandler(): PartitionHandler {
+  /**
+   * The identity stage of a user partition: resolve, republish by account (each message with the
+   * user-stream sequence it came from, its arrival position), then acknowledge; after each batch and each
+   * empty pull, mark every account partition with the sequence through which this partition is done
+   * (after the republished events, so a mark follows what it covers).
+   */
+  private userHandler(partition: number): PartitionHandler {
     const stage = new IdentityStage();
-    const resolve = (message: JsMsg): readonly AccountMessage[] => {
+    let latest = Number.NEGATIVE_INFINITY;
+    let marked = 0;
+    const resolve = (message: JsMsg): readonly OrderedAccountMessage[] => {
       const body = this.decoder.decode(message.data);
       const parsed = parseEvent(JSON.parse(body));
       if (!parsed.ok) return []; // the ingest node validated it; nothing else writes here
+      if (parsed.value.timestamp > latest) latest = parsed.value.timestamp;
       const receivedAt = Number(message.headers?.get(RECEIVED_AT_HEADER) ?? '') || 0;
-      return stage.resolve(parsed.value, body, receivedAt);
+      return stage
+        .resolve(parsed.value, body, receivedAt)
+        .map((out, sub) => ({ ...out, order: message.seq, sub }));
     };
     return {
       replay: (messages) => {
@@ -142,11 +175,28 @@ export class StreamWorker {
         }
         this.stats.userEvents += messages.length;
         await Promise.all(acks);
+        return undefined;
+      },
+      progressed: async (through) => {
+        if (through <= marked) return;
+        await this.publishMarks({ mark: partition, through, time: latest });
+        marked = through;
       },
     };
   }
 
-  private publishAccountMessage(message: AccountMessage): Promise<unknown> {
+  /** Sends a user partition's progress mark to every account partition. */
+  private async publishMarks(mark: PartitionMark): Promise<void> {
+    const data = this.encoder.encode(JSON.stringify(mark));
+    const { partitions } = this.options.topology;
+    await Promise.all(
+      Array.from({ length: partitions }, (_, p) =>
+        this.js.publish(accountSubject(this.options.topology, p), data),
+      ),
+    );
+  }
+
+  private publishAccountMessage(message: OrderedAccountMessage): Promise<unknown> {
     const { partitions } = this.options.topology;
     const subject = accountSubject(this.options.topology, partitionOf(message.event.accountId, partitions));
     const h = natsHeaders();
@@ -171,18 +221,39 @@ export class StreamWorker {
       ...(this.options.alerting === undefined ? {} : { alerting: this.options.alerting }),
       ...(this.options.bus === undefined ? {} : { bus: this.options.bus }),
     });
-    const decode = (messages: readonly JsMsg[]): AccountMessage[] =>
-      messages.map((m) => JSON.parse(this.decoder.decode(m.data)) as AccountMessage);
+    const buffer = new ArrivalOrderBuffer<AccountMessage>(this.options.topology.partitions);
+    let latestMarked = Number.NEGATIVE_INFINITY;
+    // Marks and events go into the buffer; what every user partition has passed comes out in arrival order.
+    const feed = (messages: readonly JsMsg[]): AccountMessage[] => {
+      for (const m of messages) {
+        const decoded = JSON.parse(this.decoder.decode(m.data)) as OrderedAccountMessage | PartitionMark;
+        if ('mark' in decoded) {
+          buffer.mark(decoded.mark, decoded.through);
+          // JSON has no -Infinity: a partition that has seen no event yet sends null.
+          if (typeof decoded.time === 'number' && decoded.time > latestMarked) latestMarked = decoded.time;
+        } else {
+          const { order, sub, ...message } = decoded;
+          buffer.add(message, order, sub, m.seq);
+        }
+      }
+      const released = buffer.release();
+      // With nothing of this partition waiting, time is as far as the latest event anyone published.
+      if (buffer.size === 0) stage.noteEventTime(latestMarked);
+      return released;
+    };
     return {
-      replay: (messages) => stage.replay(decode(messages)),
+      replay: (messages) => stage.replay(feed(messages)),
       endReplay: async () => {
         const found = await stage.endReplay();
         this.stats.pqls += found.filter((t) => t.kind === 'qualified').length;
       },
       process: async (messages) => {
-        const result = await stage.process(decode(messages));
-        this.stats.accountEvents += messages.length;
+        const released = feed(messages);
+        const result = await stage.process(released);
+        this.stats.accountEvents += released.length;
         this.stats.pqls += result.transitions.filter((t) => t.kind === 'qualified').length;
+        const held = buffer.minSeq();
+        return held === undefined ? undefined : held - 1;
       },
     };
   }

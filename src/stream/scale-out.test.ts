@@ -1,0 +1,278 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadDefinitionsFromPath } from '../config/definition-files.js';
+import { parseEvent } from '../core/events/parse-event.js';
+import type { ProductEvent } from '../core/events/event.js';
+import { generateDemoEvents } from '../demo/demo-world.js';
+import { Detector } from '../runtime/detector.js';
+import { PostgresStore } from '../store/postgres/postgres-store.js';
+import {
+  TEST_POSTGRES_URL,
+  TestSchemas,
+  postgresUnavailableReason,
+} from '../store/postgres/postgres-test-database.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { PqlRecord } from '../store/store.js';
+import {
+  TEST_NATS_URL,
+  natsUnavailableReason,
+  postSegmentBatches,
+  spawnPql,
+  waitForDrained,
+  type PqlProcess,
+} from './scale-out-cluster.js';
+
+const requireServices = process.env.PQL_REQUIRE_SERVICES === '1';
+const unavailable = (await postgresUnavailableReason()) ?? (await natsUnavailableReason());
+if (unavailable !== undefined && !requireServices) {
+  console.warn(`skipping the scale-out cluster suite: ${unavailable}`);
+}
+
+/** The issue's number; PQL_SCALE_EVENTS makes a quicker local run. */
+const EVENTS = Number(process.env['PQL_SCALE_EVENTS'] ?? 200_000);
+const PARTITIONS = Number(process.env['PQL_SCALE_PARTITIONS'] ?? 8);
+const LATENESS_MS = 3_600_000;
+const DEFINITIONS = resolve(import.meta.dirname, '../../definitions');
+const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts');
+
+describe('scale-out services', () => {
+  it.runIf(requireServices)('PostgreSQL and NATS JetStream are reachable (PQL_REQUIRE_SERVICES=1)', () => {
+    expect(unavailable).toBeUndefined();
+  });
+});
+
+describe.skipIf(unavailable !== undefined)(
+  'scale-out: 1 ingest node and 3 workers over NATS JetStream',
+  () => {
+    const schemas = new TestSchemas();
+    const processes: PqlProcess[] = [];
+    const dirs: string[] = [];
+    afterAll(async () => {
+      await Promise.all(processes.map((p) => p.kill('SIGKILL')));
+      await schemas.dropAll();
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it(`detects the same PQLs as one SQLite process on ${EVENTS} demo events although a worker is killed -9 mid-run, and alerts each once`, async () => {
+      const tag = `${process.pid}_${randomBytes(3).toString('hex')}`;
+      const schema = schemas.next();
+      const dataDir = mkdtempSync(join(tmpdir(), 'pql-scale-'));
+      dirs.push(dataDir);
+      const receiver = await startWebhookReceiver();
+      const env = {
+        PQL_STORE: `${TEST_POSTGRES_URL}?schema=${schema}`,
+        PQL_NATS_URL: TEST_NATS_URL,
+        PQL_STREAM: `PQLT_${tag}`,
+        PQL_SUBJECT_PREFIX: `pqlt_${tag}`,
+        PQL_PARTITIONS: String(PARTITIONS),
+        PQL_WRITE_KEYS: 'wk_scale',
+        PQL_ADMIN_TOKEN: 'admin_scale',
+        PQL_DATA_DIR: dataDir,
+        PQL_DEFINITIONS: webhookDefinitions(dataDir),
+        PQL_LOG_LEVEL: 'info',
+        PQL_LEASE_TTL_MS: '6000',
+        PQL_LEASE_RENEW_MS: '1000',
+        PQL_WEBHOOK_URL: receiver.url,
+        PQL_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString('base64')}`,
+      };
+      const ingest = spawnPql(['serve', '--role', 'ingest', '--port', '0', '--host', '127.0.0.1'], env);
+      processes.push(ingest);
+      const url = /listening on (\S+)/.exec(await ingest.waitFor(/listening on/, 60_000))?.[1] as string;
+      const workers = ['w1', 'w2', 'w3']
+        .slice(0, Number(process.env['PQL_SCALE_WORKERS'] ?? 3))
+        .map((id) => spawnPql(['serve', '--role', 'worker'], { ...env, PQL_WORKER_ID: id }));
+      processes.push(...workers);
+      await Promise.all(workers.map((w) => w.waitFor(/pql worker/, 60_000)));
+
+      const messages = demoMessages(EVENTS);
+      let killedAt: number | undefined;
+      const started = Date.now();
+      // One request at a time: the arrival order is then the array order the reference replays.
+      await postSegmentBatches(url, 'wk_scale', messages, {
+        concurrency: 1,
+        onProgress: async (acknowledged) => {
+          if (killedAt === undefined && workers.length > 1 && acknowledged >= messages.length * 0.4) {
+            killedAt = Date.now();
+            await (workers[1] as PqlProcess).kill('SIGKILL');
+          }
+        },
+      });
+      const takeoverMs =
+        killedAt === undefined ? 0 : await waitForLeasesWithout(env.PQL_STREAM, 'w2', killedAt);
+      await waitForDrained(TEST_NATS_URL, env.PQL_STREAM, PARTITIONS, 150_000).catch((error: unknown) => {
+        // The processes' logs say which partition stalled and why.
+        mkdirSync(ARTIFACTS, { recursive: true });
+        for (const [i, p] of processes.entries()) {
+          writeFileSync(join(ARTIFACTS, `scale-out-process-${i}.log`), p.output());
+          console.error(`process ${i} (whole log in test-artifacts/):\n${p.output().slice(-1500)}`);
+        }
+        throw error;
+      });
+      const elapsedMs = Date.now() - started;
+
+      const store = await PostgresStore.open({ connectionString: TEST_POSTGRES_URL, schema });
+      try {
+        const scaled = await store.listPqls();
+        const reference = await singleProcessPqls(messages, dataDir, webhookDefinitions(dataDir));
+        console.log(
+          `scale-out: ${messages.length} events in ${elapsedMs} ms, worker w2 killed at 40%, its partitions all leased again after ${takeoverMs} ms; ${scaled.length} PQLs (single process: ${reference.length})`,
+        );
+        expect(reference.length).toBeGreaterThan(0);
+        expect(pqlKeys(scaled)).toEqual(pqlKeys(reference));
+        expect(takeoverMs).toBeLessThan(30_000);
+
+        // Every alert reaches the receiver, under one webhook-id of its own.
+        const alerts = await waitForAlertsDelivered(store, 60_000);
+        expect(alerts).toBe(scaled.length);
+        await expect.poll(() => receiver.ids.size, { timeout: 10_000 }).toBe(alerts);
+        expect([...receiver.ids].sort()).toEqual(scaled.map((p) => `${p.id}/webhook`).sort());
+      } finally {
+        await store.close();
+        await receiver.close();
+      }
+    }, 300_000);
+  },
+);
+
+/**
+ * The earliest `count` messages, in global time order, of a demo world with enough accounts to produce
+ * them (generateDemoEvents streams account by account; live traffic arrives in time order, and so ticks at
+ * "latest event time minus the allowed lateness" never pass an event still to come).
+ */
+function demoMessages(count: number): unknown[] {
+  const all: { readonly at: number; readonly message: unknown }[] = [];
+  for (const message of generateDemoEvents({ seed: 11, accounts: Math.ceil(count / 150) + 10 })) {
+    all.push({ at: Date.parse((message as { timestamp: string }).timestamp), message });
+  }
+  all.sort((a, b) => a.at - b.at);
+  return all.slice(0, count).map((m) => m.message);
+}
+
+/**
+ * The example definitions, routed to the signed webhook instead of Slack (the only channel the cluster has
+ * here), written once under `dir`; returns the folder.
+ */
+function webhookDefinitions(dir: string): string {
+  const folder = join(dir, 'definitions');
+  if (existsSync(folder)) return folder;
+  mkdirSync(folder, { recursive: true });
+  for (const file of readdirSync(DEFINITIONS).filter((f) => f.endsWith('.yaml'))) {
+    const text = readFileSync(join(DEFINITIONS, file), 'utf8');
+    const routed = text.replace(/channel: '[^']*'/, "channel: 'webhook'");
+    if (routed === text) throw new Error(`${file}: no route channel to point at the webhook`);
+    writeFileSync(join(folder, file), routed);
+  }
+  return folder;
+}
+
+/** Identity of a PQL with its qualification time: what both runs must agree on. */
+function pqlKeys(pqls: readonly PqlRecord[]): string[] {
+  return pqls.map((p) => `${p.id}@${new Date(p.qualifiedAt).toISOString()}`).sort();
+}
+
+/**
+ * The reference: one process, the embedded SQLite store and the Detector, the same messages in the same
+ * order, ticking to the latest event time minus the allowed lateness after each batch as the workers do.
+ */
+async function singleProcessPqls(
+  messages: readonly unknown[],
+  dir: string,
+  definitions: string,
+): Promise<readonly PqlRecord[]> {
+  const loaded = await loadDefinitionsFromPath(definitions);
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+  const store = SqliteStore.open(join(dir, 'reference', 'pql.sqlite'));
+  try {
+    const detector = await Detector.open(store, loaded.definitions, { allowedLatenessMs: LATENESS_MS });
+    let maxTime = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < messages.length; i += 500) {
+      const batch: ProductEvent[] = [];
+      for (const message of messages.slice(i, i + 500)) {
+        const parsed = parseEvent(message);
+        if (!parsed.ok) continue;
+        batch.push(parsed.value);
+        if (parsed.value.timestamp > maxTime) maxTime = parsed.value.timestamp;
+      }
+      await detector.ingest(batch);
+      await detector.tick(maxTime - LATENESS_MS);
+    }
+    return await store.listPqls();
+  } finally {
+    await store.close();
+  }
+}
+
+/** Milliseconds from `since` until every lease is held and none by `deadWorker`. */
+async function waitForLeasesWithout(stream: string, deadWorker: string, since: number): Promise<number> {
+  const connection = await connect({ servers: TEST_NATS_URL });
+  try {
+    const kv = await new Kvm(connection).open(`${stream}_leases`);
+    for (;;) {
+      const owners: string[] = [];
+      for await (const key of await kv.keys('lease.>')) {
+        const entry = await kv.get(key);
+        if (entry !== null && entry.operation === 'PUT') owners.push(entry.string());
+      }
+      if (owners.length === 2 * PARTITIONS && !owners.includes(deadWorker)) return Date.now() - since;
+      if (Date.now() - since > 60_000)
+        throw new Error(`leases still held by ${deadWorker}: ${owners.join(',')}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Waits until no alert is pending; returns how many alerts the outbox holds. */
+async function waitForAlertsDelivered(store: PostgresStore, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pending = await store.listAlerts({ status: 'pending', limit: 1_000_000 });
+    if (pending.length === 0) return (await store.listAlerts({ limit: 1_000_000 })).length;
+    if (Date.now() > deadline) throw new Error(`${pending.length} alerts still pending`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** A local webhook receiver that records the `webhook-id` of every delivery and answers 200. */
+async function startWebhookReceiver(): Promise<{
+  url: string;
+  ids: Set<string>;
+  deliveries: () => number;
+  close: () => Promise<void>;
+}> {
+  const ids = new Set<string>();
+  let deliveries = 0;
+  const server = createServer((request: IncomingMessage, response) => {
+    request.resume();
+    request.on('end', () => {
+      const id = request.headers['webhook-id'];
+      if (typeof id === 'string') ids.add(id);
+      deliveries++;
+      response.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    ids,
+    deliveries: () => deliveries,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
