@@ -342,6 +342,14 @@ describe('ingest server', () => {
       }[];
       expect(def).toMatchObject({ definitionId: 'api-active', holds: false, missing: ['signals.calls'] });
       expect(def?.explanation.clauses[0]?.value).toBe(2);
+      // The recent timeline: both events, newest first, counted on their UTC day.
+      const timeline = account.body['timeline'] as {
+        recent: { event: string; userId: string }[];
+        days: { day: string; events: number }[];
+      };
+      expect(timeline.recent).toHaveLength(2);
+      expect(timeline.recent[0]).toMatchObject({ event: 'API Call Made', userId: 'near-2-u1' });
+      expect(timeline.days.reduce((n, d) => n + d.events, 0)).toBe(2);
       const near = (await get(t, '/api/near-pqls?definition=api-active&limit=1000')).body['nearPqls'] as {
         accountId: string;
         progress: number;

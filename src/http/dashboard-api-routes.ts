@@ -4,16 +4,12 @@ import { parseDefinitionTexts } from '../config/definition-files.js';
 import type { ClauseExplanation } from '../core/engine/transition.js';
 import { definitionSetMeasures } from '../core/analysis/backtest-measures.js';
 import { backtestStore } from '../runtime/store-backtest.js';
-import type {
-  AlertRecord,
-  AlertStatus,
-  DispositionKind,
-  DispositionRecord,
-  StoredEvent,
-} from '../store/store.js';
+import type { AlertRecord, AlertStatus, DispositionKind, DispositionRecord } from '../store/store.js';
 import type { CommitQueue } from './commit-queue.js';
 import { HttpError } from './http-error.js';
 import { isRecord } from './message-checks.js';
+import { accountActivity } from './account-activity.js';
+import { resolvePqlOwners } from './pql-owners.js';
 
 /** What the dashboard's composite views read from. */
 export interface DashboardApiDependencies {
@@ -27,8 +23,6 @@ export interface DashboardApiDependencies {
 const ALERT_STATUSES: readonly AlertStatus[] = ['pending', 'delivered', 'dead', 'disabled'];
 const DISPOSITIONS: readonly DispositionKind[] = ['contacted', 'won', 'disqualified'];
 const MAX_REASON_CHARS = 500;
-/** Most recent events an account page lists (its per-day activity counts every event). */
-const RECENT_EVENTS = 50;
 const MAX_ROWS = 5000;
 
 /**
@@ -48,22 +42,13 @@ export function registerDashboardApiRoutes(app: FastifyInstance, deps: Dashboard
       detector.store.listDispositions(),
     ]);
     const latestDisposition = new Map(dispositions.map((d) => [d.pqlId, d]));
-    // The stored account view merges every source's traits; the engine keeps only the traits definitions read.
-    const accountIds = [...new Set(pqls.map((p) => p.accountId))];
-    const stored = await Promise.all(accountIds.map((id) => detector.store.getAccount(id)));
-    const storedTraits = new Map(accountIds.map((id, i) => [id, stored[i]?.traits ?? {}]));
+    const { owners, alertsByPql, traits: accountTraits } = await resolvePqlOwners(detector, pqls, alerts);
     const repNames = new Map(reps.map((r) => [r.ownerId, r.name]));
-    const alertsByPql = groupAlerts(alerts);
     const names = new Map(detector.definitions.map((d) => [d.definition.id, d.definition.name]));
     const rows = pqls.map((p) => {
-      const traits = {
-        ...storedTraits.get(p.accountId),
-        ...detector.engine.accountSummary(p.accountId)?.traits,
-      };
+      const traits = accountTraits.get(p.accountId) ?? {};
       const mine = alertsByPql.get(p.id) ?? [];
-      const routed = mine.map((a) => ownerOfPayload(a.payload)).find((o) => o !== undefined);
-      const crmOwner = stringOrUndefined(traits['owner']?.value);
-      const ownerId = routed?.ownerId ?? crmOwner;
+      const owner = owners.get(p.id);
       return {
         id: p.id,
         accountId: p.accountId,
@@ -77,12 +62,12 @@ export function registerDashboardApiRoutes(app: FastifyInstance, deps: Dashboard
         expiredAt: iso(p.expiredAt),
         fit: fitScore(p.explanation.clauses),
         owner:
-          ownerId === undefined
+          owner === undefined
             ? null
             : {
-                ownerId,
-                name: routed?.name ?? repNames.get(ownerId) ?? ownerId,
-                source: routed === undefined ? 'crm' : 'routing',
+                ownerId: owner.ownerId,
+                name: owner.name ?? repNames.get(owner.ownerId) ?? owner.ownerId,
+                source: owner.source,
               },
         why: topClauses(p.explanation.clauses),
         alert: alertSummary(mine),
@@ -278,60 +263,6 @@ function dispositionSummary(
   return [...byDefinition].map(([definitionId, counts]) => ({ definitionId, ...counts }));
 }
 
-/**
- * An account's activity from the event log: events per UTC day and the most recent ones. It scans the log
- * (events are attributed by account id, or by a member's user id for messages without one).
- */
-async function accountActivity(
-  batches: AsyncIterable<readonly StoredEvent[]>,
-  accountId: string,
-  members: ReadonlySet<string>,
-): Promise<{ days: { day: string; events: number }[]; recent: Record<string, unknown>[]; events: number }> {
-  const perDay = new Map<string, number>();
-  let recent: StoredEvent[] = [];
-  let events = 0;
-  for await (const batch of batches) {
-    for (const e of batch) {
-      const mine =
-        e.accountId === accountId ||
-        (e.accountId === undefined && e.userId !== undefined && members.has(e.userId));
-      if (!mine) continue;
-      events++;
-      const day = new Date(e.timestamp).toISOString().slice(0, 10);
-      perDay.set(day, (perDay.get(day) ?? 0) + 1);
-      recent.push(e);
-      if (recent.length > RECENT_EVENTS * 4) recent = latestEvents(recent);
-    }
-  }
-  return {
-    events,
-    days: [...perDay].sort(([a], [b]) => a.localeCompare(b)).map(([day, n]) => ({ day, events: n })),
-    recent: latestEvents(recent).map((e) => {
-      const body = parseBody(e.body);
-      return {
-        messageId: e.messageId,
-        type: e.type,
-        event: stringOrUndefined(body['event']) ?? stringOrUndefined(body['name']) ?? null,
-        userId: e.userId ?? null,
-        timestamp: iso(e.timestamp),
-      };
-    }),
-  };
-}
-
-function latestEvents(events: readonly StoredEvent[]): StoredEvent[] {
-  return [...events].sort((a, b) => b.timestamp - a.timestamp || b.seq - a.seq).slice(0, RECENT_EVENTS);
-}
-
-function parseBody(body: string): Record<string, unknown> {
-  try {
-    const parsed: unknown = JSON.parse(body);
-    return isRecord(parsed) ? parsed : {};
-  } catch {
-    return {};
-  }
-}
-
 function dispositionBody(body: unknown): {
   disposition: DispositionKind;
   reason: string;
@@ -396,28 +327,11 @@ function fitScore(clauses: readonly ClauseExplanation[]): number | null {
   return Math.round((fit.filter((c) => c.holds === true).length / fit.length) * 100) / 100;
 }
 
-function groupAlerts(alerts: readonly AlertRecord[]): Map<string, AlertRecord[]> {
-  const byPql = new Map<string, AlertRecord[]>();
-  for (const a of alerts) {
-    const list = byPql.get(a.pqlId);
-    if (list === undefined) byPql.set(a.pqlId, [a]);
-    else list.push(a);
-  }
-  return byPql;
-}
-
 /** One status for a PQL's alerts: the worst of them (dead, disabled, pending, delivered), or none. */
 function alertSummary(alerts: readonly AlertRecord[]): { status: string; count: number } {
   const order: readonly AlertStatus[] = ['dead', 'disabled', 'pending', 'delivered'];
   const status = order.find((s) => alerts.some((a) => a.status === s)) ?? 'none';
   return { status, count: alerts.length };
-}
-
-function ownerOfPayload(payload: unknown): { ownerId: string; name: string | undefined } | undefined {
-  if (!isRecord(payload) || !isRecord(payload['owner'])) return undefined;
-  const ownerId = stringOrUndefined(payload['owner']['ownerId']);
-  if (ownerId === undefined) return undefined;
-  return { ownerId, name: stringOrUndefined(payload['owner']['name']) };
 }
 
 function alertJson(a: AlertRecord): Record<string, unknown> {

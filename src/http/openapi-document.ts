@@ -109,6 +109,14 @@ export function openApiDocument(): Record<string, unknown> {
               description: 'qualifiedAt >= since (ISO-8601 or epoch ms)',
               schema: { type: 'string' },
             },
+            {
+              name: 'owner',
+              in: 'query',
+              required: false,
+              description:
+                "the rep's owner id: routing's assignment on the PQL's alert, else the account's CRM owner",
+              schema: { type: 'string' },
+            },
             limit,
           ],
           responses: {
@@ -123,7 +131,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/accounts/{id}': {
         get: {
           summary:
-            'An account: traits, activity, clause-by-clause state per definition (value vs threshold, missing), its PQLs',
+            'An account: traits, activity, clause-by-clause state per definition (value vs threshold, missing), its PQLs, its recent timeline',
           security: admin,
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
           responses: { '200': json({ type: 'object' }), ...errors(401, 403, 404) },
@@ -468,6 +476,11 @@ export function openApiDocument(): Record<string, unknown> {
             triggerEventId: { type: ['string', 'null'] },
             corrections: { type: 'array', items: { type: 'string', format: 'date-time' } },
             explanation: { type: 'object' },
+            owner: {
+              description: 'in GET /api/pqls: the assigned rep (routing on the alert, else the CRM owner)',
+              type: ['object', 'null'],
+              properties: { ownerId: { type: 'string' }, source: { enum: ['routing', 'crm'] } },
+            },
           },
         },
       },

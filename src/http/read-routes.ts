@@ -5,7 +5,9 @@ import type { PqlBus, PublishedTransition } from '../bus/pql-bus.js';
 import type { PqlRecord } from '../store/store.js';
 import type { CommitQueue } from './commit-queue.js';
 import { HttpError } from './http-error.js';
+import { accountActivity } from './account-activity.js';
 import { openApiDocument } from './openapi-document.js';
+import { resolvePqlOwners } from './pql-owners.js';
 import type { ServerMetrics } from './server-metrics.js';
 
 /** What the read API reads from. */
@@ -40,14 +42,28 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDependen
       );
     }
     const since = optionalTime(query, 'since');
+    const owner = optionalString(query, 'owner');
     const limit = optionalLimit(query, 100);
-    const pqls = await deps.queue.detector.store.listPqls({
+    const detector = deps.queue.detector;
+    const listed = await detector.store.listPqls({
       ...(definitionId === undefined ? {} : { definitionId }),
       ...(status === undefined ? {} : { status }),
       ...(since === undefined ? {} : { since }),
-      limit,
+      // The owner is derived (routing's assignment, else the CRM owner): filter after, then cut.
+      ...(owner === undefined ? { limit } : {}),
     });
-    return { pqls: pqls.map(pqlRecordJson) };
+    const alerts = await detector.store.listAlerts({ limit: 1_000_000 });
+    const { owners } = await resolvePqlOwners(detector, listed, alerts);
+    const pqls = owner === undefined ? listed : listed.filter((p) => owners.get(p.id)?.ownerId === owner);
+    return {
+      pqls: pqls.slice(0, limit).map((p) => {
+        const assigned = owners.get(p.id);
+        return {
+          ...pqlRecordJson(p),
+          owner: assigned === undefined ? null : { ownerId: assigned.ownerId, source: assigned.source },
+        };
+      }),
+    };
   });
 
   app.get('/api/accounts/:id', { preHandler: requireAdmin }, async (request) => {
@@ -58,6 +74,11 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDependen
       throw new HttpError(404, 'not_found', `no account "${accountId}"`, 'params.id');
     }
     const pqls = await deps.queue.detector.store.listPqls({ accountId, limit: MAX_LIMIT });
+    const activity = await accountActivity(
+      deps.queue.detector.store.readEvents({ order: 'arrival' }),
+      accountId,
+      new Set(deps.queue.detector.engine.accountUsers(accountId).map((u) => u.userId)),
+    );
     return {
       account: {
         accountId,
@@ -84,6 +105,8 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDependen
         };
       }),
       pqls: pqls.map(pqlRecordJson),
+      // The recent timeline: the latest events, newest first, and events per UTC day.
+      timeline: { recent: activity.recent, days: activity.days },
     };
   });
 

@@ -536,5 +536,15 @@ describe('an owner change reaches routing live', () => {
       { definitionId: 'api-active', target: 'U001', ownerId: 'o1', reason: 'CRM owner First Rep' },
       { definitionId: 'api-heavy', target: 'U002', ownerId: 'o2', reason: 'CRM owner Second Rep' },
     ]);
+    // The read API shows each PQL's assigned rep and filters by it.
+    const byOwner = async (owner: string) =>
+      (
+        (await send(t, 'GET', `/api/pqls?owner=${owner}`)).body as {
+          pqls: { definitionId: string; owner: { ownerId: string; source: string } }[];
+        }
+      ).pqls.map((p) => `${p.definitionId}:${p.owner.ownerId}:${p.owner.source}`);
+    expect(await byOwner('o1')).toEqual(['api-active:o1:routing']);
+    expect(await byOwner('o2')).toEqual(['api-heavy:o2:routing']);
+    expect(await byOwner('o3')).toEqual([]);
   });
 });
