@@ -31,6 +31,28 @@ describe('pql joins', () => {
     expect(report.freeMail.length).toBeGreaterThan(0);
   });
 
+  it('reports the same joins from the store of an import as from the export itself', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pql-joins-'));
+    const dataDir = join(dir, 'data');
+    await writeWorkspace(dir, generateDemoWorld({ seed: 3, accounts: 120 }));
+    expect(await main(['import', dir, '--data-dir', dataDir, '--json'], capture().io)).toBe(0);
+    const fromExport = capture();
+    const fromStore = capture();
+    expect(await main(['joins', '--data', dir, '--json'], fromExport.io)).toBe(0);
+    expect(await main(['joins', '--data-dir', dataDir, '--json'], fromStore.io)).toBe(0);
+    const summary = (out: string[]) => (JSON.parse(out.join('\n')) as { summary: unknown }).summary;
+    expect(summary(fromStore.out)).toEqual(summary(fromExport.out));
+    const text = capture();
+    expect(await main(['joins', '--data-dir', dataDir], text.io)).toBe(0);
+    expect(text.out[0]).toBe('120 accounts in the store');
+  });
+
+  it('exits 2 without exactly one of --data and --data-dir', async () => {
+    const { io, err } = capture();
+    expect(await main(['joins'], io)).toBe(2);
+    expect(err.join('\n')).toMatch(/give one of --data DIR \(an export\) or --data-dir D \(a store\)/);
+  });
+
   it('exits 2 naming a missing required column', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pql-joins-'));
     await writeWorkspace(dir, generateDemoWorld({ seed: 3, accounts: 20 }));

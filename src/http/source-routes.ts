@@ -4,7 +4,8 @@ import type { CrmCompanyRow } from '../core/sources/source-trait-changes.js';
 import { handleStripeWebhook } from '../sources/billing/stripe-webhook.js';
 import { parseCompanyFields, parseOwnerFields, type CrmOwnerUpsert } from '../sources/crm/read-crm-files.js';
 import type { AccountJoinKeys } from '../core/sources/join-resolver.js';
-import { accountJoinKeys, type LiveSources } from '../sources/live-sources.js';
+import { storeJoinKeys } from '../sources/joins/store-join-keys.js';
+import type { LiveSources } from '../sources/live-sources.js';
 import type { CommitQueue } from './commit-queue.js';
 import { HttpError } from './http-error.js';
 import { isRecord } from './message-checks.js';
@@ -56,9 +57,6 @@ const HUBSPOT_OWNER_PATHS: Readonly<Record<string, string>> = {
   away: 'archived',
 };
 
-/** Accounts read from the store per page while resolving joins. */
-const JOIN_PAGE = 5000;
-
 const OWNER_FIELDS = ['owner_id', 'name', 'email', 'slack_user_id', 'territory', 'weight', 'away'] as const;
 
 const COMPANY_FIELDS = [
@@ -86,32 +84,13 @@ export function registerSourceRoutes(app: FastifyInstance, deps: SourceRouteDepe
   const { queue, sources, requireAdmin, logger, metrics } = deps;
   const clock = deps.clock ?? Date.now;
 
-  // Join keys come from the store's account traits: it keeps every trait (the engine keeps only the ones
-  // definitions read, so `domain` is often not in the engine at all). Accounts that only sent tracks have
-  // no stored traits; they come from the engine, so a Stripe customer's metadata.account_id can name them.
-  // A `crm_company_id` counts only from the product: the one a CRM join wrote back is not a join key.
   const resolveJoins = async () => {
-    const store = queue.detector.store;
-    const keys = new Map<string, AccountJoinKeys>();
-    for (let offset = 0; ; offset += JOIN_PAGE) {
-      const page = await store.listAccounts({ limit: JOIN_PAGE, offset });
-      for (const account of page) {
-        const traits: Record<string, unknown> = {};
-        for (const [name, entry] of Object.entries(account.traits))
-          if (name !== 'crm_company_id' || entry.source === 'product') traits[name] = entry.value;
-        keys.set(account.accountId, accountJoinKeys(account.accountId, traits));
-      }
-      if (page.length < JOIN_PAGE) break;
-    }
     const engine = queue.detector.engine;
-    for (const accountId of engine.accountIds()) {
-      if (keys.has(accountId)) continue;
-      const traits: Record<string, unknown> = {};
-      for (const [name, entry] of Object.entries(engine.accountSummary(accountId)?.traits ?? {}))
-        if (name !== 'crm_company_id' || entry.source === 'product') traits[name] = entry.value;
-      keys.set(accountId, accountJoinKeys(accountId, traits));
-    }
-    return sources.joins([...keys.values()]);
+    const engineAccounts = function* () {
+      for (const accountId of engine.accountIds())
+        yield [accountId, engine.accountSummary(accountId)?.traits ?? {}] as const;
+    };
+    return sources.joins(await storeJoinKeys(queue.detector.store, engineAccounts()));
   };
 
   app.post('/webhooks/stripe', async (request, reply) => {

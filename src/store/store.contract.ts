@@ -654,6 +654,13 @@ export function describeStoreContract(
             industry: { value: 'Software', source: 'crm', effectiveAt: T0 + 10 },
             country: { value: 'DE', source: 'crm', effectiveAt: T0 + 5 },
           },
+          bySource: {
+            crm: {
+              employees: { value: 50, effectiveAt: T0 + 10 },
+              industry: { value: 'Software', effectiveAt: T0 + 10 },
+              country: { value: 'DE', effectiveAt: T0 + 5 },
+            },
+          },
           firstSeenAt: undefined,
           lastSeenAt: undefined,
           eventCount: 0,
@@ -707,6 +714,25 @@ export function describeStoreContract(
         });
       });
 
+      it("keeps every source's own value beside the merged one", async () => {
+        const store = await open();
+        await store.updateAccountTraits([
+          { accountId: 'acct-1', source: 'product', effectiveAt: T0, traits: { crm_company_id: 'c-9' } },
+          { accountId: 'acct-1', source: 'crm', effectiveAt: T0 + 5, traits: { crm_company_id: 'c-1' } },
+        ]);
+        const account = await store.getAccount('acct-1');
+        expect(account?.traits['crm_company_id']).toEqual({
+          value: 'c-1',
+          source: 'crm',
+          effectiveAt: T0 + 5,
+        });
+        expect(account?.bySource).toEqual({
+          product: { crm_company_id: { value: 'c-9', effectiveAt: T0 } },
+          crm: { crm_company_id: { value: 'c-1', effectiveAt: T0 + 5 } },
+        });
+        expect((await store.listAccounts())[0]?.bySource).toEqual(account?.bySource);
+      });
+
       it('round-trips JSON trait values of every kind', async () => {
         const store = await open();
         const traits = { n: 1.5, s: 'x', b: false, nil: null, list: [1, 'two'], nested: { a: { b: 2 } } };
@@ -730,6 +756,7 @@ export function describeStoreContract(
         expect(await store.getAccount('acct-1')).toEqual({
           accountId: 'acct-1',
           traits: {},
+          bySource: {},
           firstSeenAt: T0 + 10,
           lastSeenAt: T0 + 50,
           eventCount: 10,
@@ -750,6 +777,7 @@ export function describeStoreContract(
         expect(await store.getAccount('acct-1')).toEqual({
           accountId: 'acct-1',
           traits: { owner: { value: 'o-1', source: 'crm', effectiveAt: T0 } },
+          bySource: { crm: { owner: { value: 'o-1', effectiveAt: T0 } } },
           firstSeenAt: T0 + 1,
           lastSeenAt: T0 + 1,
           eventCount: 4,

@@ -71,9 +71,15 @@ export interface AccountTraitsUpdate {
 /** The stored view of an account: latest traits per source and activity bounds. */
 export interface AccountRecord {
   readonly accountId: string;
-  /** Latest value per trait per source, with its effective time. */
+  /** Per trait, the value with the latest effective time across sources (then the later write). */
   readonly traits: Readonly<
     Record<string, { readonly value: unknown; readonly source: TraitSource; readonly effectiveAt: number }>
+  >;
+  /** Every source's own latest value of each trait (the product's `crm_company_id` beside the CRM's, say). */
+  readonly bySource: Readonly<
+    Partial<
+      Record<TraitSource, Readonly<Record<string, { readonly value: unknown; readonly effectiveAt: number }>>>
+    >
   >;
   readonly firstSeenAt: number | undefined;
   readonly lastSeenAt: number | undefined;

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { migratePostgres, quoteIdentifier } from './postgres-migrations.js';
+import { toAccountRecord } from '../account-record.js';
 import type { EventType, TraitChange, TraitSource } from '../../core/events/event.js';
 import type {
   CorrectedTransition,
@@ -853,35 +854,5 @@ function toAlertRecord(row: AlertRow): AlertRecord {
     deliveredAt: row.delivered_at ?? undefined,
     lastError: row.last_error ?? undefined,
     possibleDuplicate: row.possible_duplicate,
-  };
-}
-
-/** Merges per-source trait rows: per trait, the latest effective time wins, then the later write. */
-function toAccountRecord(row: AccountRow, traitRows: readonly TraitRow[]): AccountRecord {
-  const winners = new Map<string, TraitRow>();
-  for (const trait of traitRows) {
-    const current = winners.get(trait.trait);
-    if (
-      current === undefined ||
-      trait.effective_at > current.effective_at ||
-      (trait.effective_at === current.effective_at && trait.written > current.written)
-    ) {
-      winners.set(trait.trait, trait);
-    }
-  }
-  const traits: Record<string, { value: unknown; source: TraitSource; effectiveAt: number }> = {};
-  for (const [name, trait] of winners) {
-    traits[name] = {
-      value: JSON.parse(trait.value) as unknown,
-      source: trait.source,
-      effectiveAt: trait.effective_at,
-    };
-  }
-  return {
-    accountId: row.account_id,
-    traits,
-    firstSeenAt: row.first_seen_at ?? undefined,
-    lastSeenAt: row.last_seen_at ?? undefined,
-    eventCount: row.event_count,
   };
 }

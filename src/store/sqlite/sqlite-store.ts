@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { OUTBOX_MIGRATION, SqliteOutbox } from './sqlite-outbox.js';
+import { toAccountRecord } from '../account-record.js';
 import type { EventType, TraitChange, TraitSource } from '../../core/events/event.js';
 import type {
   CorrectedTransition,
@@ -915,35 +916,5 @@ function toPqlRecord(row: PqlRow): PqlRecord {
     triggerEventId: row.trigger_event_id ?? undefined,
     explanation: JSON.parse(row.explanation) as Explanation,
     corrections: JSON.parse(row.corrections) as number[],
-  };
-}
-
-/** Merges per-source trait rows: per trait, the latest effective time wins, then the later write. */
-function toAccountRecord(row: AccountRow, traitRows: readonly TraitRow[]): AccountRecord {
-  const winners = new Map<string, TraitRow>();
-  for (const trait of traitRows) {
-    const current = winners.get(trait.trait);
-    if (
-      current === undefined ||
-      trait.effective_at > current.effective_at ||
-      (trait.effective_at === current.effective_at && trait.written > current.written)
-    ) {
-      winners.set(trait.trait, trait);
-    }
-  }
-  const traits: Record<string, { value: unknown; source: TraitSource; effectiveAt: number }> = {};
-  for (const [name, trait] of winners) {
-    traits[name] = {
-      value: JSON.parse(trait.value) as unknown,
-      source: trait.source,
-      effectiveAt: trait.effective_at,
-    };
-  }
-  return {
-    accountId: row.account_id,
-    traits,
-    firstSeenAt: row.first_seen_at ?? undefined,
-    lastSeenAt: row.last_seen_at ?? undefined,
-    eventCount: row.event_count,
   };
 }
