@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import type { CrmCompanyRow } from '../core/sources/source-trait-changes.js';
 import { handleStripeWebhook } from '../sources/billing/stripe-webhook.js';
 import { parseCompanyFields, parseOwnerFields, type CrmOwnerUpsert } from '../sources/crm/read-crm-files.js';
-import type { AccountJoinKeys } from '../core/sources/join-resolver.js';
 import { storeJoinKeys } from '../sources/joins/store-join-keys.js';
 import type { LiveSources } from '../sources/live-sources.js';
 import type { CommitQueue } from './commit-queue.js';
