@@ -264,18 +264,46 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': json({ type: 'object' }), ...errors(401, 403, 404) },
         },
         put: {
-          summary: 'Write a definition (YAML body) to the definitions folder as a new version',
+          summary: 'Write a definition ({ text }: its YAML) to the definitions folder as a new version',
           security: admin,
           parameters: [idParameter],
-          requestBody: { required: true, content: { 'application/yaml': { schema: { type: 'string' } } } },
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['text'],
+                  properties: {
+                    text: { type: 'string', description: 'the definition as YAML (or JSON) text' },
+                    id: { type: 'string', description: 'the id it will be saved under (validate only)' },
+                  },
+                },
+              },
+            },
+          },
           responses: { '200': json({ type: 'object' }), ...errors(400, 401, 403, 422) },
         },
       },
       '/api/definitions/validate': {
         post: {
-          summary: 'Validate a definition (YAML body) without saving it',
+          summary: 'Validate a definition ({ text }: its YAML) without saving it',
           security: admin,
-          requestBody: { required: true, content: { 'application/yaml': { schema: { type: 'string' } } } },
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['text'],
+                  properties: {
+                    text: { type: 'string', description: 'the definition as YAML (or JSON) text' },
+                    id: { type: 'string', description: 'the id it will be saved under (validate only)' },
+                  },
+                },
+              },
+            },
+          },
           responses: { '200': json({ type: 'object' }), ...errors(400, 401, 403, 422) },
         },
       },
