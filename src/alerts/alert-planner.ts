@@ -2,7 +2,7 @@ import { buildAlert } from '../core/alerts/alert.js';
 import type { Definition, VersionedDefinition } from '../core/definitions/definition.js';
 import type { Engine } from '../core/engine/create-engine.js';
 import type { Transition } from '../core/engine/transition.js';
-import type { OwnerRouter, Rep } from '../core/routing/owner-router.js';
+import type { OwnerRouter, Rep, RouteOverrides } from '../core/routing/owner-router.js';
 import type { NewAlert, Store } from '../store/store.js';
 
 /** Where alerts of a definition go: channel names with their targets. */
@@ -28,9 +28,10 @@ export interface AlertPlannerOptions {
 }
 
 /**
- * Plans outbox alerts for a batch of transitions: each new PQL is routed (CRM owner, rules, round-robin),
- * built into one structured alert with the account's context, and fanned out to the definition's channels.
- * The detector commits them with the transitions, in one transaction.
+ * Plans outbox alerts for a batch of transitions: each new PQL is routed (CRM owner, the definition's or the
+ * global rules, the definition's fallback or round-robin), built into one structured alert with the
+ * account's context, and fanned out to the definition's channels. The detector commits them with the
+ * transitions, in one transaction.
  */
 export function createAlertPlanner(
   options: AlertPlannerOptions,
@@ -59,20 +60,7 @@ export function createAlertPlanner(
       const summary = options.engine.accountSummary(t.accountId);
       for (const [name, entry] of Object.entries(summary?.traits ?? {})) traits[name] ??= entry.value;
       const definition = versioned.definition;
-      const pool =
-        definition.route?.fallback !== undefined && 'roundRobin' in definition.route.fallback
-          ? definition.route.fallback.roundRobin
-          : undefined;
-      const assignment =
-        definition.route?.fallback !== undefined &&
-        'owner' in definition.route.fallback &&
-        traits['owner'] === undefined
-          ? {
-              ownerId: definition.route.fallback.owner,
-              reason: 'round-robin' as const,
-              detail: 'definition fallback owner',
-            }
-          : options.router.assign(t.accountId, traits, pool);
+      const assignment = options.router.assign(t.accountId, traits, routeOverrides(definition));
       const rep = assignment.ownerId === undefined ? undefined : options.reps.get(assignment.ownerId);
       const alert = buildAlert({
         pqlId: '', // the store assigns the PQL id; the worker puts it on the alert it sends
@@ -103,5 +91,17 @@ export function createAlertPlanner(
       }
     }
     return alerts;
+  };
+}
+
+/** What a definition's `route` changes for the router: its own rules and its fallback. */
+function routeOverrides(definition: Definition): RouteOverrides {
+  const route = definition.route;
+  const fallback = route?.fallback;
+  return {
+    territories: route?.territories,
+    segments: route?.segments,
+    pool: fallback !== undefined && 'roundRobin' in fallback ? fallback.roundRobin : undefined,
+    fallbackOwner: fallback !== undefined && 'owner' in fallback ? fallback.owner : undefined,
   };
 }

@@ -1,5 +1,4 @@
 import type { Definition } from '../core/definitions/definition.js';
-import { parseDuration } from '../core/definitions/duration.js';
 import type { Rep } from '../core/routing/owner-router.js';
 import type { Channel } from '../channels/channel.js';
 import { SlackApiChannel } from '../channels/slack/slack-api-channel.js';
@@ -7,7 +6,7 @@ import { SlackWebhookChannel } from '../channels/slack/slack-webhook-channel.js'
 import { WebhookChannel } from '../channels/webhook/webhook-channel.js';
 import type { ChannelPlan } from './alert-planner.js';
 
-/** Where alerts can go, from `pql.yaml` or the environment. */
+/** Where alerts can go, from the `alerts:` block of `pql.yaml` and the environment (`loadAlertingSettings`). */
 export interface AlertingConfig {
   readonly slackWebhookUrl?: string | undefined;
   readonly slackBotToken?: string | undefined;
@@ -19,30 +18,8 @@ export interface AlertingConfig {
   /** `whsec_...` */
   readonly webhookSecret?: string | undefined;
   readonly dashboardUrl?: string | undefined;
-  /** Frequency cap: at most one alert per account within this many ms, across definitions (PQL_ALERT_ACCOUNT_CAP). */
+  /** Frequency cap: at most one alert per account within this many ms, across definitions (`account_cap`). */
   readonly accountCapMs?: number | undefined;
-}
-
-/** Reads PQL_SLACK_WEBHOOK_URL, PQL_SLACK_BOT_TOKEN, PQL_SLACK_API_URL, PQL_SLACK_CHANNEL, PQL_WEBHOOK_URL, PQL_WEBHOOK_SECRET, PQL_DASHBOARD_URL, PQL_ALERT_ACCOUNT_CAP (a duration like "1d"). */
-export function alertingConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AlertingConfig {
-  const cap = env['PQL_ALERT_ACCOUNT_CAP'];
-  let accountCapMs: number | undefined;
-  if (cap !== undefined && cap !== '') {
-    const parsed = parseDuration(cap);
-    if (!parsed.ok)
-      throw new Error(`PQL_ALERT_ACCOUNT_CAP: expected a duration like "1d" or "12h", got "${cap}"`);
-    accountCapMs = parsed.value;
-  }
-  return {
-    accountCapMs,
-    slackWebhookUrl: env['PQL_SLACK_WEBHOOK_URL'],
-    slackBotToken: env['PQL_SLACK_BOT_TOKEN'],
-    slackApiUrl: env['PQL_SLACK_API_URL'],
-    slackChannel: env['PQL_SLACK_CHANNEL'],
-    webhookUrl: env['PQL_WEBHOOK_URL'],
-    webhookSecret: env['PQL_WEBHOOK_SECRET'],
-    dashboardUrl: env['PQL_DASHBOARD_URL'],
-  };
 }
 
 /** Builds the configured channels, by name. A webhook URL without a secret is a configuration error. */
@@ -63,7 +40,7 @@ export function createChannels(config: AlertingConfig): Map<string, Channel> {
   if (config.webhookUrl !== undefined) {
     if (config.webhookSecret === undefined) {
       throw new Error(
-        'PQL_WEBHOOK_URL is set but PQL_WEBHOOK_SECRET is not: webhooks are always signed (a whsec_ secret)',
+        'a webhook URL is set (alerts.webhook_url or PQL_WEBHOOK_URL) but no secret (alerts.webhook_secret or PQL_WEBHOOK_SECRET): webhooks are always signed (a whsec_ secret)',
       );
     }
     channels.set('webhook', new WebhookChannel({ url: config.webhookUrl, secret: config.webhookSecret }));
@@ -71,12 +48,17 @@ export function createChannels(config: AlertingConfig): Map<string, Channel> {
   return channels;
 }
 
+/** The names of the configured channels ('slack-webhook', 'slack-api', 'webhook'): a map or a set of them. */
+export interface ConfiguredChannels {
+  has(name: string): boolean;
+}
+
 /**
  * Chooses channels per definition from its `route.channel`: `slack:#name` (Web API to that channel, or the
  * incoming webhook), `slack:dm` (a DM to the rep, else the default channel), `webhook`; without one, every
  * configured channel (Slack as a DM to the rep when possible).
  */
-export function channelPlan(channels: ReadonlyMap<string, Channel>): ChannelPlan {
+export function channelPlan(channels: ConfiguredChannels): ChannelPlan {
   const slack = (target: string, rep: Rep | undefined): { channel: string; target: string }[] => {
     if (channels.has('slack-api')) {
       if (target === 'dm' || target === '') return [{ channel: 'slack-api', target: rep?.slackUserId ?? '' }];
@@ -94,4 +76,37 @@ export function channelPlan(channels: ReadonlyMap<string, Channel>): ChannelPlan
     }
     return [...slack('', rep), ...(channels.has('webhook') ? [{ channel: 'webhook', target: '' }] : [])];
   };
+}
+
+/** A definition whose `route.channel` no configured channel serves: its PQLs are detected but not alerted. */
+export interface RouteWarning {
+  readonly definitionId: string;
+  readonly channel: string;
+  readonly message: string;
+}
+
+/** The definitions whose `route.channel` plans no delivery with these channels (checked at startup). */
+export function routeWarnings(
+  definitions: readonly Definition[],
+  channels: ConfiguredChannels,
+): RouteWarning[] {
+  const plan = channelPlan(channels);
+  return definitions.flatMap((definition) => {
+    const channel = definition.route?.channel;
+    if (channel === undefined || plan(definition, undefined).length > 0) return [];
+    const kind = channel.split(':', 1)[0];
+    const missing =
+      kind === 'slack'
+        ? 'no Slack channel is configured (alerts.slack_bot_token or alerts.slack_webhook_url in pql.yaml, PQL_SLACK_BOT_TOKEN or PQL_SLACK_WEBHOOK_URL)'
+        : kind === 'webhook'
+          ? 'no webhook is configured (alerts.webhook_url and alerts.webhook_secret in pql.yaml, PQL_WEBHOOK_URL and PQL_WEBHOOK_SECRET)'
+          : `"${kind}" is not a channel (use slack:#channel, slack:dm or webhook)`;
+    return [
+      {
+        definitionId: definition.id,
+        channel,
+        message: `definition ${definition.id} routes to ${channel}, but ${missing}: its PQLs get no alert`,
+      },
+    ];
+  });
 }

@@ -153,6 +153,73 @@ describe('pql import', () => {
     }
   });
 
+  it('--alert --config takes channels and routing rules from that pql.yaml, and warns about a definition no channel serves', async () => {
+    const { dir, definitions } = workspace();
+    mkdirSync(join(dir, 'crm'));
+    writeFileSync(
+      join(dir, 'crm', 'owners.csv'),
+      'owner_id,name,email,slack_user_id,territory\no1,One,,,NA\no9,Nine,,,NA\n',
+    );
+    writeFileSync(
+      join(definitions, 'to-slack.yaml'),
+      `${DEFINITION.replace('id: three-calls', 'id: to-slack')}route: { channel: 'slack:#pql' }\n`,
+    );
+    const bodies: { data: { definitionId: string; owner: unknown } }[] = [];
+    const server: Server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        bodies.push(JSON.parse(body));
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const config = join(dir, '..', 'pql.yaml');
+    writeFileSync(
+      config,
+      [
+        'alerts:',
+        `  webhook_url: http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+        `  webhook_secret: whsec_${Buffer.from('y'.repeat(32)).toString('base64')}`,
+        'routing:',
+        '  segments: [{ name: small, max_employees: 100, owners: [o9] }]',
+        '',
+      ].join('\n'),
+    );
+    try {
+      const io = capture();
+      const code = await main(
+        [
+          'import',
+          dir,
+          '--data-dir',
+          join(dir, '..', 'configured'),
+          '--definitions',
+          definitions,
+          '--alert',
+          '--config',
+          config,
+        ],
+        io,
+      );
+      expect(code).toBe(0);
+      expect(io.stderr).toContainEqual(
+        expect.stringMatching(
+          /^warning: definition to-slack routes to slack:#pql, but no Slack channel is configured .*: its PQLs get no alert$/,
+        ),
+      );
+      expect(bodies.map((b) => [b.data.definitionId, b.data.owner])).toEqual([
+        [
+          'three-calls',
+          { ownerId: 'o9', name: 'Nine', reason: 'segment small (40 employees)', reasonCode: 'segment' },
+        ],
+      ]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('--alert without a configured channel exits 2 and says what to set', async () => {
     const { dir, definitions } = workspace();
     const io = capture();

@@ -15,7 +15,6 @@ import { runValidate } from './validate-command.js';
 import { startProgress } from './progress.js';
 import { demoDefinitionsDir, runDemo } from './demo-command.js';
 import { registerAlertsCommand } from './alerts-command.js';
-import { alertingConfigFromEnv } from '../alerts/alerting-config.js';
 import { createAlerting, loadReps, type Alerting } from '../alerts/alerting-runtime.js';
 import type { DeliveryWorker } from '../alerts/delivery-worker.js';
 import { readOwnersCsv } from '../sources/crm/read-crm-files.js';
@@ -25,7 +24,8 @@ import { registerBacktestCommand } from './backtest-command.js';
 import { registerCohortsCommand } from './cohorts-command.js';
 import { runServe } from './serve-command.js';
 import { runWorker } from './worker-command.js';
-import type { ServeFlags } from '../config/server-config.js';
+import { ServerConfigError, type ServeFlags } from '../config/server-config.js';
+import { loadAlertingSettings } from '../config/alerting-settings.js';
 
 /** Where the CLI writes: stdout lines and stderr lines (swappable in tests). */
 export interface CliIo {
@@ -95,8 +95,24 @@ export function printImportReport(io: CliIo, report: ImportReport): void {
   io.out(`PQLs: ${report.pqls} new, ${report.corrections} corrected, ${report.expired} expired`);
 }
 
-/** Alerting for `pql import --alert`: channels from the environment, reps from the export's owners. */
-async function importAlerting(dir: string, dataDir: string): Promise<Alerting> {
+/**
+ * Alerting for `pql import --alert`: channels and routing rules from pql.yaml (`--config`, else ./pql.yaml)
+ * and the environment, reps from the export's owners; warns on stderr about definitions no channel serves.
+ */
+async function importAlerting(
+  io: CliIo,
+  dir: string,
+  dataDir: string,
+  configFlag: string | undefined,
+  definitions: readonly LoadedDefinition[],
+): Promise<Alerting> {
+  let settings;
+  try {
+    settings = loadAlertingSettings(configFlag);
+  } catch (error) {
+    if (error instanceof ServerConfigError) throw new CliInputError(error.message);
+    throw error;
+  }
   const ownersCsv = join(dir, 'crm', 'owners.csv');
   const reps = existsSync(ownersCsv)
     ? (await readOwnersCsv(ownersCsv, [])).owners.map((o) => ({
@@ -109,12 +125,14 @@ async function importAlerting(dir: string, dataDir: string): Promise<Alerting> {
         away: o.away,
       }))
     : await loadReps(dataDir);
-  const alerting = createAlerting(alertingConfigFromEnv(), reps);
+  const alerting = createAlerting(settings.alerting, reps, settings.routing);
   if (alerting === undefined) {
     throw new CliInputError(
-      '--alert: no alert channel is configured; set PQL_SLACK_WEBHOOK_URL, PQL_SLACK_BOT_TOKEN, or PQL_WEBHOOK_URL with PQL_WEBHOOK_SECRET',
+      '--alert: no alert channel is configured; set alerts.slack_webhook_url, alerts.slack_bot_token, or alerts.webhook_url with alerts.webhook_secret in pql.yaml, or PQL_SLACK_WEBHOOK_URL, PQL_SLACK_BOT_TOKEN, or PQL_WEBHOOK_URL with PQL_WEBHOOK_SECRET',
     );
   }
+  for (const warning of alerting.routeWarnings(definitions.map((d) => d.definition)))
+    io.err(`warning: ${warning.message}`);
   return alerting;
 }
 
@@ -164,16 +182,26 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     )
     .option('--json', 'print the report as JSON')
     .option('--alert', 'send alerts for the PQLs this import finds (imports are silent by default)')
+    .option('--config <file>', 'with --alert: alert channels and routing (default: ./pql.yaml when present)')
     .action(
       async (
         dir: string,
-        options: { dataDir?: string; definitions?: string; json?: boolean; alert?: boolean },
+        options: {
+          dataDir?: string;
+          definitions?: string;
+          json?: boolean;
+          alert?: boolean;
+          config?: string;
+        },
       ) => {
         const json = options.json === true;
         const definitions = await loadDefinitionsOrFail(definitionsPath(options.definitions));
         if (!existsSync(dir)) throw new CliInputError(`${dir}: no such directory`);
         const dataDir = options.dataDir ?? defaultDataDir();
-        const alerting = options.alert === true ? await importAlerting(dir, dataDir) : undefined;
+        const alerting =
+          options.alert === true
+            ? await importAlerting(io, dir, dataDir, options.config, definitions)
+            : undefined;
         const store = SqliteStore.open(join(dataDir, 'pql.sqlite'));
         try {
           const rebuild = startProgress('rebuilding state', 0, !json);

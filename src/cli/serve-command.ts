@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { alertingConfigFromEnv } from '../alerts/alerting-config.js';
 import { createAlerting, repOfOwner } from '../alerts/alerting-runtime.js';
 import type { DeliveryWorker } from '../alerts/delivery-worker.js';
+import { loadAlertingSettings } from '../config/alerting-settings.js';
 import type { LoadedDefinition } from '../config/definition-files.js';
 import { formatDefinitionFileProblem } from '../config/definition-files.js';
 import { loadServerConfig, ServerConfigError, type ServeFlags } from '../config/server-config.js';
@@ -29,8 +29,10 @@ export interface ServeExtras {
  */
 export async function runServe(flags: ServeFlags, io: CliIo, extras: ServeExtras = {}): Promise<void> {
   let resolved;
+  let settings;
   try {
     resolved = loadServerConfig(flags);
+    settings = loadAlertingSettings(flags.config);
   } catch (error) {
     if (error instanceof ServerConfigError) throw new CliInputError(error.message);
     throw error;
@@ -44,11 +46,15 @@ export async function runServe(flags: ServeFlags, io: CliIo, extras: ServeExtras
   const sources = await LiveSources.open(config.dataDir);
   const alerting = createAlerting(
     {
-      ...alertingConfigFromEnv(),
-      dashboardUrl: process.env['PQL_DASHBOARD_URL'] ?? `http://localhost:${config.port}`,
+      ...settings.alerting,
+      dashboardUrl: settings.alerting.dashboardUrl ?? `http://localhost:${config.port}`,
     },
     sources.owners().map(repOfOwner),
+    settings.routing,
   );
+  // A definition routed to a channel nobody configured would be detected but never alerted: say so now.
+  for (const warning of alerting?.routeWarnings(catalog.definitions.map((d) => d.definition)) ?? [])
+    logger.warn({ definitionId: warning.definitionId, channel: warning.channel }, warning.message);
   // An owners upsert (`POST /api/crm/owners`) routes the next PQL with the new reps.
   sources.onOwnersChanged((owners) => alerting?.updateReps(owners.map(repOfOwner)));
   const store = await openStore(config);

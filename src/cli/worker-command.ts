@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
-import { alertingConfigFromEnv } from '../alerts/alerting-config.js';
 import { createAlerting, loadReps } from '../alerts/alerting-runtime.js';
 import { NatsBus } from '../bus/nats/nats-bus.js';
+import { loadAlertingSettings } from '../config/alerting-settings.js';
 import { formatDefinitionFileProblem } from '../config/definition-files.js';
 import { loadServerConfig, ServerConfigError, type ServeFlags } from '../config/server-config.js';
 import type { VersionedDefinition } from '../core/definitions/definition.js';
@@ -27,9 +27,11 @@ export interface WorkerExtras {
  */
 export async function runWorker(flags: ServeFlags, io: CliIo, extras: WorkerExtras = {}): Promise<void> {
   let config;
+  let settings;
   let stream;
   try {
     config = loadServerConfig(flags).config;
+    settings = loadAlertingSettings(flags.config);
     stream = streamConfigFromEnv(process.env);
   } catch (error) {
     if (error instanceof ServerConfigError || error instanceof StreamConfigError)
@@ -46,11 +48,14 @@ export async function runWorker(flags: ServeFlags, io: CliIo, extras: WorkerExtr
   const logger = pino({ level: process.env['PQL_LOG_LEVEL'] ?? 'info', base: { service: 'pql-worker' } });
   const alerting = createAlerting(
     {
-      ...alertingConfigFromEnv(),
-      dashboardUrl: process.env['PQL_DASHBOARD_URL'] ?? `http://localhost:${config.port}`,
+      ...settings.alerting,
+      dashboardUrl: settings.alerting.dashboardUrl ?? `http://localhost:${config.port}`,
     },
     await loadReps(config.dataDir),
+    settings.routing,
   );
+  for (const warning of alerting?.routeWarnings(opened.catalog.definitions.map((d) => d.definition)) ?? [])
+    logger.warn({ definitionId: warning.definitionId, channel: warning.channel }, warning.message);
   const workerId = process.env['PQL_WORKER_ID'] ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const store = await openStore(config);
   const connection = await connect({

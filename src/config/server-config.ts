@@ -62,7 +62,7 @@ export class ServerConfigError extends Error {
     readonly field: string,
     message: string,
   ) {
-    super(`${source}: ${field}: ${message}`);
+    super(field === '' ? `${source}: ${message}` : `${source}: ${field}: ${message}`);
   }
 }
 
@@ -107,7 +107,7 @@ export function loadServerConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
   cwd = process.cwd(),
 ): { readonly config: ServerConfig; readonly generated: GeneratedSecrets } {
-  const configPath = flags.config ?? (existsSync(join(cwd, 'pql.yaml')) ? join(cwd, 'pql.yaml') : undefined);
+  const configPath = resolveConfigPath(flags.config, cwd);
   const file = configPath === undefined ? {} : readConfigFile(configPath);
   const fileName = configPath ?? 'pql.yaml';
 
@@ -178,7 +178,13 @@ export function createServerConfig(
   return { ...DEFAULTS, definitions: undefined, ...fields };
 }
 
-function readConfigFile(path: string): Record<string, unknown> {
+/** The configuration file: the one given (`--config`), else `pql.yaml` in `cwd` when present, else none. */
+export function resolveConfigPath(flag: string | undefined, cwd: string): string | undefined {
+  return flag ?? (existsSync(join(cwd, 'pql.yaml')) ? join(cwd, 'pql.yaml') : undefined);
+}
+
+/** Reads a configuration file as a mapping of settings; throws a `ServerConfigError` naming the file. */
+export function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -1,5 +1,5 @@
 import type { ClauseExplanation, QualifiedTransition } from '../engine/transition.js';
-import type { Assignment, Rep } from '../routing/owner-router.js';
+import type { Assignment, AssignmentReason, Rep } from '../routing/owner-router.js';
 import { renderNextStep } from './next-step.js';
 
 /** A person behind a PQL: a user of the account, most active first. The e-mail never goes to logs. */
@@ -38,7 +38,10 @@ export interface Alert {
     readonly ownerId: string | undefined;
     readonly name: string | undefined;
     readonly slackUserId: string | undefined;
+    /** Why this rep, for people: "CRM owner Ana", "segment enterprise (900 employees)". */
     readonly reason: string;
+    /** Why this rep, for code: the router's reason ('crm-owner', 'round-robin', ...). */
+    readonly reasonCode: AssignmentReason;
   };
   /** Every signal clause with its value against its threshold. */
   readonly why: readonly ClauseExplanation[];
@@ -95,6 +98,7 @@ export function buildAlert(input: AlertInput): Alert {
       name: input.rep?.name,
       slackUserId: input.rep?.slackUserId,
       reason: input.assignment.detail,
+      reasonCode: input.assignment.reason,
     },
     why,
     fit,

@@ -146,7 +146,15 @@ describe('definitionJsonSchema', () => {
         },
       },
       fit: [{ not: { trait: 'name', matches: '^Test' } }, { trait: 'created_at', gte: '2024-01-01' }],
-      route: { fallback: { owner: 'owner-7' } },
+      route: {
+        owner: 'crm',
+        territories: [{ territory: 'DACH', countries: ['DE', 'AT', 'CH'] }],
+        segments: [
+          { name: 'enterprise', min_employees: 500, owners: ['owner-3'] },
+          { name: 'smb', min_employees: 1, max_employees: 49, owners: ['owner-4', 'owner-5'] },
+        ],
+        fallback: { owner: 'owner-7' },
+      },
     };
     expect(valid(more)).toBe(true);
   });
@@ -165,6 +173,10 @@ describe('definitionJsonSchema', () => {
       valid({ ...seed, exclude: { trait: 'paying', eq: true, neq: false } }),
       valid({ ...seed, qualify: { all: [], any: [] } }),
       valid({ ...seed, route: { owner: 'sales' } }),
-    ]).toStrictEqual([false, false, false, false, false, false, false, false, false, false]);
+      valid({ ...seed, route: { segments: [{ name: 'big', min_employees: 'many', owners: ['o1'] }] } }),
+      valid({ ...seed, route: { segments: [{ name: 'big', min_employees: 500, owners: [] }] } }),
+      valid({ ...seed, route: { territories: [{ territory: 'EMEA', countries: [] }] } }),
+      valid({ ...seed, route: { territories: [{ countries: ['GB'] }] } }),
+    ]).toStrictEqual(new Array(14).fill(false));
   });
 });

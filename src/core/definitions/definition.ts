@@ -2,6 +2,7 @@
  * The normalized form of a PQL definition, what `parseDefinition` produces and the engine compiles.
  * Durations are milliseconds; property paths are relative to the event's `properties`.
  */
+import type { SegmentRule, TerritoryRule } from '../routing/owner-router.js';
 
 /** Comparison of a measured number with a threshold. */
 export type ComparisonOp = 'gte' | 'gt' | 'lte' | 'lt' | 'eq';
@@ -94,10 +95,14 @@ export type Condition =
   | { readonly kind: 'any'; readonly of: readonly Condition[] }
   | { readonly kind: 'not'; readonly of: Condition };
 
-/** Where a PQL goes; interpreted by routing (a later stage). */
+/** Where a PQL goes; interpreted by routing (`OwnerRouter`). */
 export interface RouteSpec {
   /** 'crm': the account's CRM owner first. */
   readonly owner: 'crm' | undefined;
+  /** The definition's territories, replacing the global ones for its PQLs; undefined keeps the global. */
+  readonly territories: readonly TerritoryRule[] | undefined;
+  /** The definition's segments, replacing the global ones for its PQLs; undefined keeps the global. */
+  readonly segments: readonly SegmentRule[] | undefined;
   readonly fallback: { readonly roundRobin: readonly string[] } | { readonly owner: string } | undefined;
   /** e.g. "slack:#pql", "webhook". */
   readonly channel: string | undefined;

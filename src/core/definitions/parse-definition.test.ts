@@ -138,7 +138,13 @@ describe('parseDefinition: the seed example', () => {
         },
         exclude: { kind: 'any', of: [{ kind: 'trait', trait: 'paying', op: 'eq', value: true }] },
         expireMs: 30 * DAY,
-        route: { owner: 'crm', fallback: { roundRobin: ['owner-1', 'owner-2'] }, channel: 'slack:#pql' },
+        route: {
+          owner: 'crm',
+          territories: undefined,
+          segments: undefined,
+          fallback: { roundRobin: ['owner-1', 'owner-2'] },
+          channel: 'slack:#pql',
+        },
         nextStep: 'Offer a team-plan walkthrough; they processed {{volume.value}} events',
         contentHash: '681595958428736e',
       },
@@ -320,9 +326,44 @@ describe('parseDefinition: signal forms', () => {
   it('reads a route with a single fallback owner', () => {
     expect(valueOf(minimal({ route: { fallback: { owner: 'owner-7' } } })).route).toStrictEqual({
       owner: undefined,
+      territories: undefined,
+      segments: undefined,
       fallback: { owner: 'owner-7' },
       channel: undefined,
     });
+  });
+
+  it("reads a route's own territories (countries in upper case) and segments (either bound optional)", () => {
+    const route = {
+      owner: 'crm',
+      territories: [{ territory: 'DACH', countries: ['de', 'AT', 'CH'] }],
+      segments: [
+        { name: 'enterprise', min_employees: 500, owners: ['owner-3', 'owner-4'] },
+        { name: 'smb', max_employees: 49, owners: ['owner-5'] },
+        { name: 'mid', min_employees: 50, max_employees: 499, owners: ['owner-6'] },
+      ],
+      fallback: { owner: 'owner-1' },
+    };
+    expect(valueOf(minimal({ route })).route).toStrictEqual({
+      owner: 'crm',
+      territories: [{ territory: 'DACH', countries: ['DE', 'AT', 'CH'] }],
+      segments: [
+        { name: 'enterprise', minEmployees: 500, maxEmployees: undefined, owners: ['owner-3', 'owner-4'] },
+        { name: 'smb', minEmployees: undefined, maxEmployees: 49, owners: ['owner-5'] },
+        { name: 'mid', minEmployees: 50, maxEmployees: 499, owners: ['owner-6'] },
+      ],
+      fallback: { owner: 'owner-1' },
+      channel: undefined,
+    });
+  });
+
+  it('keeps the content hash of a definition without route rules, and changes it when rules are added', () => {
+    const without = valueOf(minimal({ route: { owner: 'crm' } })).contentHash;
+    expect(valueOf(minimal({ route: { owner: 'crm' } })).contentHash).toBe(without);
+    const withRules = minimal({
+      route: { owner: 'crm', segments: [{ name: 'big', min_employees: 500, owners: ['o1'] }] },
+    });
+    expect(valueOf(withRules).contentHash).not.toBe(without);
   });
 });
 
@@ -587,6 +628,90 @@ describe('parseDefinition: structural errors', () => {
           code: 'invalid_value',
           message:
             'expected a fallback like { round_robin: [owner-1, owner-2] } or { owner: owner-7 } (a mapping with one of round_robin, owner), got a mapping with "random"',
+        },
+      ],
+    ],
+    [
+      'route rules: a bad employee count, a segment without a range, no owners, a territory without a name',
+      minimal({
+        route: {
+          segments: [
+            { name: 'enterprise', min_employees: 'many', owners: ['o1'] },
+            { name: 'all', owners: ['o1'] },
+            { name: 'odd', min_employees: 500, owners: [] },
+          ],
+          territories: [{ countries: ['GB'] }],
+        },
+      }),
+      [
+        {
+          path: 'route.territories[0].territory',
+          code: 'required',
+          message: 'missing required key "territory"',
+        },
+        {
+          path: 'route.segments[0].min_employees',
+          code: 'invalid_type',
+          message: 'expected a whole number, got "many"',
+        },
+        {
+          path: 'route.segments[1]',
+          code: 'required',
+          message: 'segment "all" needs min_employees, max_employees or both (an employee range)',
+        },
+        {
+          path: 'route.segments[2].owners',
+          code: 'too_few_items',
+          message: 'expected at least 1 item, got 0',
+        },
+      ],
+    ],
+    [
+      'a segment range that ends before it starts',
+      minimal({
+        route: { segments: [{ name: 'big', min_employees: 500, max_employees: 100, owners: ['o1'] }] },
+      }),
+      [
+        {
+          path: 'route.segments[0].max_employees',
+          code: 'invalid_value',
+          message: 'expected a whole number of at least 500 (min_employees), got 100',
+        },
+      ],
+    ],
+    [
+      'a country in two territories (either spelling)',
+      minimal({
+        route: {
+          territories: [
+            { territory: 'EMEA', countries: ['GB', 'DE'] },
+            { territory: 'UK', countries: ['gb'] },
+          ],
+        },
+      }),
+      [
+        {
+          path: 'route.territories[1].countries',
+          code: 'duplicate_country',
+          message: 'country "GB" is already in territory EMEA; a country belongs to one territory',
+        },
+      ],
+    ],
+    [
+      'a segment name used twice',
+      minimal({
+        route: {
+          segments: [
+            { name: 'mid', min_employees: 50, owners: ['o1'] },
+            { name: 'mid', min_employees: 60, owners: ['o2'] },
+          ],
+        },
+      }),
+      [
+        {
+          path: 'route.segments[1].name',
+          code: 'duplicate_name',
+          message: 'duplicate segment name "mid"; already used at route.segments[0]',
         },
       ],
     ],

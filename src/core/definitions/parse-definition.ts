@@ -18,6 +18,7 @@ import type {
   SignalSpec,
   SignalWindow,
 } from './definition.js';
+import { segmentsSchema, territoriesSchema } from '../routing/routing-rules-schema.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 import type { Schema } from './schema.js';
 import {
@@ -496,6 +497,8 @@ const routeSchema: Schema<RouteSpec> = map(
     {},
     {
       owner: enumOf(['crm'], { description: '"crm": the account\'s CRM owner first.' }),
+      territories: territoriesSchema,
+      segments: segmentsSchema,
       fallback: keyed<NonNullable<RouteSpec['fallback']>>(
         [
           {
@@ -510,9 +513,18 @@ const routeSchema: Schema<RouteSpec> = map(
       ),
       channel: string({ minLength: 1, expected: 'a channel like "slack:#pql"' }),
     },
-    { description: 'Where a new PQL goes.' },
+    {
+      description:
+        'Where a new PQL goes: the CRM owner, else segments, then territories (these replace the global ones of pql.yaml), else the fallback.',
+    },
   ),
-  (value) => ({ owner: value.owner, fallback: value.fallback, channel: value.channel }),
+  (value) => ({
+    owner: value.owner,
+    territories: value.territories,
+    segments: value.segments,
+    fallback: value.fallback,
+    channel: value.channel,
+  }),
 );
 
 /** The schema of one written definition (YAML or JSON), normalizing into the AST without its content hash. */

@@ -96,21 +96,23 @@ export function string(
   };
 }
 
+/** Options of a numeric schema: a lower bound, and how messages name the value (default "a number"). */
+export interface NumericOptions extends ScalarOptions {
+  readonly minimum?: number;
+  readonly expected?: string;
+}
+
 /** A finite number. */
-export function number(options: ScalarOptions & { readonly minimum?: number } = {}): Schema<number> {
-  return numeric('a number', false, options);
+export function number(options: NumericOptions = {}): Schema<number> {
+  return numeric(options.expected ?? 'a number', false, options);
 }
 
 /** An integer, optionally at least `minimum`. */
-export function integer(options: ScalarOptions & { readonly minimum?: number } = {}): Schema<number> {
-  return numeric('an integer', true, options);
+export function integer(options: NumericOptions = {}): Schema<number> {
+  return numeric(options.expected ?? 'an integer', true, options);
 }
 
-function numeric(
-  expected: string,
-  whole: boolean,
-  options: ScalarOptions & { readonly minimum?: number },
-): Schema<number> {
+function numeric(expected: string, whole: boolean, options: NumericOptions): Schema<number> {
   const { minimum } = options;
   return {
     expected,

@@ -31,9 +31,22 @@ export interface RoutingRules {
   readonly segments: readonly SegmentRule[];
 }
 
+/**
+ * What a definition's `route` changes for one assignment; an absent field keeps the router's own. Its
+ * territories or segments replace the global ones (an empty list turns that kind of rule off).
+ */
+export interface RouteOverrides {
+  readonly territories?: readonly TerritoryRule[] | undefined;
+  readonly segments?: readonly SegmentRule[] | undefined;
+  /** Round-robin among these reps instead of every active rep (`fallback.round_robin`). */
+  readonly pool?: readonly string[] | undefined;
+  /** This rep instead of a round-robin when no rule matched (`fallback.owner`); skipped while away. */
+  readonly fallbackOwner?: string | undefined;
+}
+
 /** Why an account went to whom. */
 export type AssignmentReason =
-  'crm-owner' | 'sticky' | 'segment' | 'territory' | 'round-robin' | 'unassigned';
+  'crm-owner' | 'sticky' | 'segment' | 'territory' | 'fallback-owner' | 'round-robin' | 'unassigned';
 
 /** The rep an account's PQL goes to, with the reason (shown on the PQL and in the alert). */
 export interface Assignment {
@@ -51,8 +64,9 @@ export interface RoutingTraits {
 
 /**
  * Assigns PQLs to reps: the account's CRM owner; else segment rules (employee range), then territory rules
- * (country); else a smooth weighted round-robin among active reps (or the definition's pool), sticky per
- * account so one account always lands with the same rep. Deterministic: same inputs, same assignments.
+ * (country), global or the definition's; else the definition's fallback owner, or a smooth weighted
+ * round-robin among active reps (or the definition's pool); every assignment but the CRM owner's is sticky
+ * per account, so one account keeps landing with the same rep. Deterministic: same inputs, same assignments.
  */
 export class OwnerRouter {
   private readonly reps = new Map<string, Rep>();
@@ -77,8 +91,8 @@ export class OwnerRouter {
     for (const [accountId, ownerId] of assignments) this.sticky.set(accountId, ownerId);
   }
 
-  /** Assigns an account; `pool` is the definition's round-robin list (default: every active rep). */
-  assign(accountId: string, traits: RoutingTraits, pool?: readonly string[]): Assignment {
+  /** Assigns an account, with the definition's rules and fallback when given (`overrides`). */
+  assign(accountId: string, traits: RoutingTraits, overrides: RouteOverrides = {}): Assignment {
     const crmOwner = typeof traits.owner === 'string' && traits.owner !== '' ? traits.owner : undefined;
     let awayNote = '';
     if (crmOwner !== undefined) {
@@ -98,11 +112,12 @@ export class OwnerRouter {
       };
     }
     const employees = typeof traits.employees === 'number' ? traits.employees : Number(traits.employees);
-    for (const segment of this.rules.segments) {
+    for (const segment of overrides.segments ?? this.rules.segments) {
       if (!Number.isFinite(employees)) break;
       if (segment.minEmployees !== undefined && employees < segment.minEmployees) continue;
       if (segment.maxEmployees !== undefined && employees > segment.maxEmployees) continue;
-      const picked = this.pick(`segment:${segment.name}`, segment.owners);
+      // Keyed by the owners too: a definition's "enterprise" segment rotates apart from the global one.
+      const picked = this.pick(`segment:${segment.name}:${segment.owners.join(',')}`, segment.owners);
       if (picked !== undefined)
         return this.remember(
           accountId,
@@ -112,8 +127,9 @@ export class OwnerRouter {
         );
     }
     const country = typeof traits.country === 'string' ? traits.country.toUpperCase() : undefined;
+    const territories = overrides.territories ?? this.rules.territories;
     const territory =
-      country === undefined ? undefined : this.rules.territories.find((t) => t.countries.includes(country));
+      country === undefined ? undefined : territories.find((t) => t.countries.includes(country));
     if (territory !== undefined) {
       const owners = [...this.reps.values()]
         .filter((r) => r.territory === territory.territory)
@@ -127,7 +143,21 @@ export class OwnerRouter {
           `${awayNote}territory ${territory.territory} (${country})`,
         );
     }
-    const candidates = pool ?? [...this.reps.keys()];
+    if (overrides.fallbackOwner !== undefined) {
+      const rep = this.reps.get(overrides.fallbackOwner);
+      if (rep !== undefined && !rep.away)
+        return this.remember(
+          accountId,
+          rep.ownerId,
+          'fallback-owner',
+          `${awayNote}definition fallback owner ${rep.name}`,
+        );
+      awayNote +=
+        rep === undefined
+          ? `fallback owner ${overrides.fallbackOwner} is not a known rep; `
+          : `fallback owner ${rep.name} is away; `;
+    }
+    const candidates = overrides.pool ?? [...this.reps.keys()];
     const picked = this.pick(`pool:${candidates.join(',')}`, candidates);
     if (picked !== undefined)
       return this.remember(accountId, picked.ownerId, 'round-robin', `${awayNote}round-robin`);
