@@ -23,7 +23,7 @@ export async function natsUnavailableReason(url = TEST_NATS_URL): Promise<string
   }
 }
 
-/** A `pql` child process run from the TypeScript sources (tsx), with its output kept. */
+/** A `pql` child process, run from the TypeScript sources (tsx) or the build, with its output kept. */
 export interface PqlProcess {
   readonly child: ChildProcess;
   /** Everything written to stdout and stderr so far. */
@@ -34,20 +34,30 @@ export interface PqlProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `pql <args>` from the sources with `env` added to this process's environment. */
-export function spawnPql(args: readonly string[], env: Readonly<Record<string, string>>): PqlProcess {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '--eval',
-      "const m = await import('./src/cli/main.ts'); process.exitCode = await m.main(process.argv.slice(1));",
-      ...args,
-    ],
-    { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+/**
+ * Starts `pql <args>` with `env` added to this process's environment: from the sources by default, or with
+ * `fromBuild` as `node bin/pql.js` (needs `npm run build`; benchmarks measure the build, not tsx).
+ */
+export function spawnPql(
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+  options: { readonly fromBuild?: boolean } = {},
+): PqlProcess {
+  const entry =
+    options.fromBuild === true
+      ? ['bin/pql.js']
+      : [
+          '--import',
+          'tsx',
+          '--input-type=module',
+          '--eval',
+          "const m = await import('./src/cli/main.ts'); process.exitCode = await m.main(process.argv.slice(1));",
+        ];
+  const child = spawn(process.execPath, [...entry, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   const onData = (chunk: Buffer): void => {
