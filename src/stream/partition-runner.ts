@@ -45,6 +45,8 @@ export interface PartitionRunnerOptions {
 }
 
 const NANOS_PER_MS = 1_000_000;
+/** How long a failed partition waits before it starts again from its acknowledged floor. */
+const RESTART_PAUSE_MS = 1000;
 
 /**
  * Runs one partition for the worker holding its lease: on start it reads the durable consumer's
@@ -65,14 +67,30 @@ export class PartitionRunner {
     connection: NatsConnection,
     private readonly jsm: JetStreamManager,
     private readonly options: PartitionRunnerOptions,
-    private readonly handler: PartitionHandler,
+    /** Makes the handler: a fresh one for every (re)start, whose state the replay then rebuilds. */
+    private readonly createHandler: () => Promise<PartitionHandler>,
   ) {
     this.js = jetstream(connection);
   }
 
-  /** Starts replay and the pull loop in the background. */
+  /**
+   * Starts replay and the pull loop in the background. Any failure (a publish or commit that failed, a
+   * NATS restart, a pull that lost deliveries) restarts the partition from its acknowledged floor with a
+   * fresh handler after a pause: the work after the floor is done again against idempotent writes, and
+   * nothing is acknowledged past what was really processed.
+   */
   start(): void {
-    this.loop = this.run().catch((error: unknown) => this.options.onError?.(error));
+    this.loop = (async () => {
+      while (!this.stopping) {
+        try {
+          await this.run(await this.createHandler());
+          return;
+        } catch (error) {
+          this.options.onError?.(error);
+          if (!this.stopping) await pause(RESTART_PAUSE_MS);
+        }
+      }
+    })();
   }
 
   /** Stops after the batch in progress is processed and acknowledged. */
@@ -81,31 +99,33 @@ export class PartitionRunner {
     await this.loop;
   }
 
-  private async run(): Promise<void> {
+  private async run(handler: PartitionHandler): Promise<void> {
     const floor = await this.takeOverConsumer();
-    if (floor > 0) await this.replayUpTo(floor);
-    await this.handler.endReplay();
+    if (floor > 0) await this.replayUpTo(floor, handler);
+    await handler.endReplay();
     this.lastSeq = floor;
     const consumer = await this.js.consumers.get(this.options.stream, this.durable);
     const max = this.options.batchSize ?? 1000;
     const unacked: JsMsg[] = [];
+    // The consumer is new, so its deliveries are numbered from 1; a number skipped is a delivery that went
+    // to a connection that is gone (a NATS restart), which an acknowledgement must never cover.
+    let nextDelivery = 1;
     while (!this.stopping) {
-      let batch: JsMsg[] = [];
-      try {
-        const messages = await consumer.fetch({ max_messages: max, expires: 1000 });
-        for await (const message of messages) batch.push(message);
-      } catch (error) {
-        // A NATS restart or a lost connection: keep what arrived, retry after a pause.
-        this.options.onError?.(error);
-        if (batch.length === 0) {
-          await pause(500);
-          continue;
+      const batch: JsMsg[] = [];
+      const messages = await consumer.fetch({ max_messages: max, expires: 1000 });
+      for await (const message of messages) {
+        if (message.info.deliverySequence !== nextDelivery) {
+          throw new Error(
+            `${this.options.subject}: delivery ${message.info.deliverySequence} after ${nextDelivery - 1}: deliveries were lost, restarting from the acknowledged floor`,
+          );
         }
+        nextDelivery++;
+        // Redeliveries of something this runner already has (held back, or an acknowledgement lost) are skipped.
+        const newest = batch.length > 0 ? (batch[batch.length - 1] as JsMsg).seq : this.lastSeq;
+        if (message.seq > newest) batch.push(message);
       }
-      // Redeliveries of something this runner already has (held back, or an acknowledgement lost) are skipped.
-      batch = batch.filter((m) => m.seq > this.lastSeq);
       if (batch.length > 0) {
-        const done = await this.handler.process(batch);
+        const done = await handler.process(batch);
         for (const message of batch) unacked.push(message);
         this.lastSeq = (batch[batch.length - 1] as JsMsg).seq;
         const through = done ?? this.lastSeq;
@@ -114,13 +134,13 @@ export class PartitionRunner {
         // AckPolicy.All: acknowledging one acknowledges everything before it; wait for the server to have it.
         if (last !== undefined) await ackWithRetry(last, () => this.stopping);
       }
-      if (this.handler.progressed !== undefined) {
+      if (handler.progressed !== undefined) {
         const caughtUp = await this.caughtUpThrough().catch((error: unknown) => {
           this.options.onError?.(error);
           return undefined;
         });
         const through = Math.max(caughtUp ?? 0, this.lastSeq);
-        if (through > 0) await this.handler.progressed(through);
+        if (through > 0) await handler.progressed(through);
       }
     }
   }
@@ -176,7 +196,7 @@ export class PartitionRunner {
   }
 
   /** Feeds the handler every kept message of the subject up to stream sequence `floor`. */
-  private async replayUpTo(floor: number): Promise<void> {
+  private async replayUpTo(floor: number, handler: PartitionHandler): Promise<void> {
     const info = await this.jsm.consumers.add(this.options.stream, {
       filter_subject: this.options.subject,
       ack_policy: AckPolicy.None,
@@ -186,10 +206,14 @@ export class PartitionRunner {
     try {
       const consumer = await this.js.consumers.get(this.options.stream, info.name);
       let done = false;
+      let nextDelivery = 1;
       while (!done) {
         const batch: JsMsg[] = [];
         const messages = await consumer.fetch({ max_messages: 5000, expires: 1000 });
         for await (const message of messages) {
+          // A skipped delivery number is a message lost to a dropped connection: the state would be wrong.
+          if (message.info.deliverySequence !== nextDelivery++)
+            throw new Error(`${this.options.subject}: the replay lost deliveries; restarting`);
           if (message.seq > floor) {
             done = true;
             break;
@@ -197,8 +221,15 @@ export class PartitionRunner {
           batch.push(message);
           if (message.seq === floor) done = true;
         }
-        if (batch.length === 0) break; // the rest aged out of the stream: replay what is kept
-        this.handler.replay(batch);
+        if (batch.length === 0 && !done) {
+          // Nothing more at or below the floor is kept (the rest aged out): replay what is kept. An empty
+          // pull while messages are still pending is a hiccup, not the end.
+          if ((await this.jsm.consumers.info(this.options.stream, info.name)).num_pending === 0) break;
+          throw new Error(
+            `${this.options.subject}: the replay stalled before the acknowledged floor; restarting`,
+          );
+        }
+        handler.replay(batch);
       }
     } finally {
       await this.jsm.consumers.delete(this.options.stream, info.name).catch(() => {});

@@ -15,19 +15,14 @@ import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadDefinitionsFromPath } from '../config/definition-files.js';
 import { parseEvent } from '../core/events/parse-event.js';
-import type { ProductEvent } from '../core/events/event.js';
-import { generateDemoEvents } from '../demo/demo-world.js';
-import { Detector } from '../runtime/detector.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
 import {
   TEST_POSTGRES_URL,
   TestSchemas,
   postgresUnavailableReason,
 } from '../store/postgres/postgres-test-database.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import type { PqlRecord } from '../store/store.js';
+import { pqlKeys, singleProcessPqls, timeOrderedDemoMessages } from './cluster-reference.js';
 import {
   TEST_NATS_URL,
   natsUnavailableReason,
@@ -99,7 +94,7 @@ describe.skipIf(unavailable !== undefined)(
       processes.push(...workers);
       await Promise.all(workers.map((w) => w.waitFor(/pql worker/, 60_000)));
 
-      const messages = demoMessages(EVENTS);
+      const messages = timeOrderedDemoMessages(EVENTS);
       let killedAt: number | undefined;
       const started = Date.now();
       // One request at a time: the arrival order is then the array order the reference replays.
@@ -128,7 +123,15 @@ describe.skipIf(unavailable !== undefined)(
       const store = await PostgresStore.open({ connectionString: TEST_POSTGRES_URL, schema });
       try {
         const scaled = await store.listPqls();
-        const reference = await singleProcessPqls(messages, dataDir, webhookDefinitions(dataDir));
+        const reference = await singleProcessPqls(
+          messages.flatMap((m) => {
+            const parsed = parseEvent(m);
+            return parsed.ok ? [parsed.value] : [];
+          }),
+          dataDir,
+          webhookDefinitions(dataDir),
+          LATENESS_MS,
+        );
         console.log(
           `scale-out: ${messages.length} events in ${elapsedMs} ms, worker w2 killed at 40%, its partitions all leased again after ${takeoverMs} ms; ${scaled.length} PQLs (single process: ${reference.length})`,
         );
@@ -150,20 +153,6 @@ describe.skipIf(unavailable !== undefined)(
 );
 
 /**
- * The earliest `count` messages, in global time order, of a demo world with enough accounts to produce
- * them (generateDemoEvents streams account by account; live traffic arrives in time order, and so ticks at
- * "latest event time minus the allowed lateness" never pass an event still to come).
- */
-function demoMessages(count: number): unknown[] {
-  const all: { readonly at: number; readonly message: unknown }[] = [];
-  for (const message of generateDemoEvents({ seed: 11, accounts: Math.ceil(count / 150) + 10 })) {
-    all.push({ at: Date.parse((message as { timestamp: string }).timestamp), message });
-  }
-  all.sort((a, b) => a.at - b.at);
-  return all.slice(0, count).map((m) => m.message);
-}
-
-/**
  * The example definitions, routed to the signed webhook instead of Slack (the only channel the cluster has
  * here), written once under `dir`; returns the folder.
  */
@@ -178,43 +167,6 @@ function webhookDefinitions(dir: string): string {
     writeFileSync(join(folder, file), routed);
   }
   return folder;
-}
-
-/** Identity of a PQL with its qualification time: what both runs must agree on. */
-function pqlKeys(pqls: readonly PqlRecord[]): string[] {
-  return pqls.map((p) => `${p.id}@${new Date(p.qualifiedAt).toISOString()}`).sort();
-}
-
-/**
- * The reference: one process, the embedded SQLite store and the Detector, the same messages in the same
- * order, ticking to the latest event time minus the allowed lateness after each batch as the workers do.
- */
-async function singleProcessPqls(
-  messages: readonly unknown[],
-  dir: string,
-  definitions: string,
-): Promise<readonly PqlRecord[]> {
-  const loaded = await loadDefinitionsFromPath(definitions);
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-  const store = SqliteStore.open(join(dir, 'reference', 'pql.sqlite'));
-  try {
-    const detector = await Detector.open(store, loaded.definitions, { allowedLatenessMs: LATENESS_MS });
-    let maxTime = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < messages.length; i += 500) {
-      const batch: ProductEvent[] = [];
-      for (const message of messages.slice(i, i + 500)) {
-        const parsed = parseEvent(message);
-        if (!parsed.ok) continue;
-        batch.push(parsed.value);
-        if (parsed.value.timestamp > maxTime) maxTime = parsed.value.timestamp;
-      }
-      await detector.ingest(batch);
-      await detector.tick(maxTime - LATENESS_MS);
-    }
-    return await store.listPqls();
-  } finally {
-    await store.close();
-  }
 }
 
 /** Milliseconds from `since` until every lease is held and none by `deadWorker`. */

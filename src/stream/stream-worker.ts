@@ -117,7 +117,8 @@ export class StreamWorker {
   private async startUnit(unit: string): Promise<void> {
     const [kind, p] = unit.split('.') as ['user' | 'acct', string];
     const partition = Number(p);
-    const handler = kind === 'user' ? this.userHandler(partition) : await this.accountHandler(partition);
+    const createHandler = async (): Promise<PartitionHandler> =>
+      kind === 'user' ? this.userHandler(partition) : await this.accountHandler(partition);
     const topology = this.options.topology;
     const runner = new PartitionRunner(
       this.options.connection,
@@ -129,7 +130,7 @@ export class StreamWorker {
         ...(this.options.batchSize === undefined ? {} : { batchSize: this.options.batchSize }),
         ...(this.options.onError === undefined ? {} : { onError: this.options.onError }),
       },
-      handler,
+      createHandler,
     );
     this.runners.set(unit, runner);
     this.options.log?.('partition acquired', { unit, workerId: this.options.workerId });
