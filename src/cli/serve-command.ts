@@ -100,7 +100,7 @@ export async function runServe(flags: ServeFlags, io: CliIo, extras: ServeExtras
     );
     io.out(
       alerting === undefined
-        ? 'alerts: no channel configured (PQL_SLACK_WEBHOOK_URL, PQL_SLACK_BOT_TOKEN or PQL_WEBHOOK_URL); PQLs are still detected and listed'
+        ? 'alerts: no channel configured (alerts: in pql.yaml, or PQL_SLACK_WEBHOOK_URL, PQL_SLACK_BOT_TOKEN or PQL_WEBHOOK_URL); PQLs are still detected and listed'
         : `alerts: delivering to ${alerting.channelNames.join(', ')}`,
     );
     // Secrets are printed once, when generated, on the terminal only; they never go to the log.
