@@ -24,13 +24,13 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { NatsBus } from '../bus/nats/nats-bus.js';
 import type { PublishedTransition } from '../bus/pql-bus.js';
-import { generateDemoEvents } from '../demo/demo-world.js';
 import { openStore } from '../store/open-store.js';
 import {
   TEST_POSTGRES_URL,
   TestSchemas,
   postgresUnavailableReason,
 } from '../store/postgres/postgres-test-database.js';
+import { DEMO_SEED, demoAccountsFor, timeOrderedDemoMessages } from '../stream/cluster-reference.js';
 import { ownerOf } from '../stream/partitioning.js';
 import {
   TEST_NATS_URL,
@@ -57,7 +57,6 @@ const PARTITIONS = 8;
 const BATCH = 500;
 /** Paced requests carry 100 events each: 20 requests/s at 2,000 events/s. */
 const PACED_BATCH = 100;
-const SEED = 11;
 const WRITE_KEY = 'wk_scale_bench';
 const ADMIN_TOKEN = 'admin_scale_bench';
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -127,21 +126,6 @@ function stats(values: readonly number[]): LatencyStats {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * The earliest `count` messages, in global time order, of a demo world with enough accounts to produce
- * them (as the scale-out test builds them): live traffic arrives in time order.
- */
-function timeOrderedDemoMessages(count: number): { messages: unknown[]; accounts: number } {
-  const accounts = Math.ceil(count / 150) + 10;
-  const all: { readonly at: number; readonly message: unknown }[] = [];
-  for (const message of generateDemoEvents({ seed: SEED, accounts })) {
-    all.push({ at: Date.parse((message as { timestamp: string }).timestamp), message });
-  }
-  all.sort((a, b) => a.at - b.at);
-  if (all.length < count) throw new Error(`the demo world made ${all.length} events, ${count} wanted`);
-  return { messages: all.slice(0, count).map((m) => m.message), accounts };
-}
 
 /**
  * Posts `messages` at `perSecond` in requests of PACED_BATCH, each sent on schedule without waiting for
@@ -560,12 +544,13 @@ async function main(): Promise<void> {
     );
   }
   const pacedCount = PACED_RATE * PACED_SECONDS;
-  const { messages, accounts } = timeOrderedDemoMessages(EVENTS + pacedCount);
+  const messages = timeOrderedDemoMessages(EVENTS + pacedCount);
+  const accounts = demoAccountsFor(EVENTS + pacedCount);
   const load = messages.slice(0, EVENTS);
   const paced = messages.slice(EVENTS);
   const load1 = loadavg()[0]?.toFixed(2) ?? 'n/a';
   console.log(
-    `bench:scale — ${n(EVENTS)} demo events (seed ${SEED}, ${n(accounts)} accounts, global time order, the ` +
+    `bench:scale — ${n(EVENTS)} demo events (seed ${DEMO_SEED}, ${n(accounts)} accounts, global time order, the ` +
       `3 example definitions) posted to /v1/batch in batches of ${BATCH}, ${CONCURRENCY} requests in flight; ` +
       `then ${n(pacedCount)} later events paced at ${n(PACED_RATE)} events/s (requests of ${PACED_BATCH}). ` +
       `Baseline: the embedded single process (pql serve, SQLite, no NATS) on the same events. Scale-out: ` +
@@ -686,7 +671,7 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, node: process.version, loadAverageAtStart: loadavg() },
     data: {
       generator: 'generateDemoEvents',
-      seed: SEED,
+      seed: DEMO_SEED,
       accounts,
       events: EVENTS,
       order: 'global time order',

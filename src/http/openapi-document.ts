@@ -51,6 +51,22 @@ export function openApiDocument(): Record<string, unknown> {
   };
   const definition = { name: 'definition', in: 'query', required: false, schema: { type: 'string' } };
   const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+  /** What definition validate and put take: the definition's text, and for validate the id it would get. */
+  const definitionBody = {
+    required: true,
+    content: {
+      'application/json': {
+        schema: {
+          type: 'object',
+          required: ['text'],
+          properties: {
+            text: { type: 'string', description: 'the definition as YAML (or JSON) text' },
+            id: { type: 'string', description: 'the id it will be saved under (validate only)' },
+          },
+        },
+      },
+    },
+  };
   return {
     openapi: '3.1.0',
     info: {
@@ -267,21 +283,7 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Write a definition ({ text }: its YAML) to the definitions folder as a new version',
           security: admin,
           parameters: [idParameter],
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  required: ['text'],
-                  properties: {
-                    text: { type: 'string', description: 'the definition as YAML (or JSON) text' },
-                    id: { type: 'string', description: 'the id it will be saved under (validate only)' },
-                  },
-                },
-              },
-            },
-          },
+          requestBody: definitionBody,
           responses: { '200': json({ type: 'object' }), ...errors(400, 401, 403, 422) },
         },
       },
@@ -289,21 +291,7 @@ export function openApiDocument(): Record<string, unknown> {
         post: {
           summary: 'Validate a definition ({ text }: its YAML) without saving it',
           security: admin,
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  required: ['text'],
-                  properties: {
-                    text: { type: 'string', description: 'the definition as YAML (or JSON) text' },
-                    id: { type: 'string', description: 'the id it will be saved under (validate only)' },
-                  },
-                },
-              },
-            },
-          },
+          requestBody: definitionBody,
           responses: { '200': json({ type: 'object' }), ...errors(400, 401, 403, 422) },
         },
       },

@@ -13,11 +13,20 @@ import type { PqlRecord } from '../store/store.js';
  */
 export function timeOrderedDemoMessages(count: number): unknown[] {
   const all: { readonly at: number; readonly message: unknown }[] = [];
-  for (const message of generateDemoEvents({ seed: 11, accounts: Math.ceil(count / 150) + 10 })) {
+  for (const message of generateDemoEvents({ seed: DEMO_SEED, accounts: demoAccountsFor(count) })) {
     all.push({ at: Date.parse((message as { timestamp: string }).timestamp), message });
   }
   all.sort((a, b) => a.at - b.at);
+  if (all.length < count) throw new Error(`the demo world made ${all.length} events, ${count} wanted`);
   return all.slice(0, count).map((m) => m.message);
+}
+
+/** The demo world's seed for cluster runs. */
+export const DEMO_SEED = 11;
+
+/** Accounts of the demo world `timeOrderedDemoMessages(count)` draws from (about 150 events each). */
+export function demoAccountsFor(count: number): number {
+  return Math.ceil(count / 150) + 10;
 }
 
 /** Identity of a PQL with its qualification time: what a cluster and the reference must agree on. */
