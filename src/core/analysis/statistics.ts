@@ -62,6 +62,31 @@ export class LogFactorials {
 const sharedLogFactorials = new LogFactorials();
 
 /**
+ * The hypergeometric distribution of the top-left cell of [[a, b], [c, d]] with the margins fixed: its log
+ * probability at x and the range x can take; undefined for an empty table.
+ */
+function tableDistribution(
+  a: number,
+  b: number,
+  c: number,
+  d: number,
+  logFactorials: LogFactorials,
+): { readonly logP: (x: number) => number; readonly low: number; readonly high: number } | undefined {
+  const row1 = a + b;
+  const row2 = c + d;
+  const col1 = a + c;
+  const n = row1 + row2;
+  if (n === 0) return undefined;
+  const lf = (k: number): number => logFactorials.of(k);
+  const base = lf(row1) + lf(row2) + lf(col1) + lf(n - col1) - lf(n);
+  return {
+    logP: (x) => base - lf(x) - lf(row1 - x) - lf(col1 - x) - lf(row2 - col1 + x),
+    low: Math.max(0, col1 - row2),
+    high: Math.min(row1, col1),
+  };
+}
+
+/**
  * Two-sided Fisher exact test of the 2x2 table [[a, b], [c, d]]: the probability, with the margins
  * fixed, of a table at most as likely as the observed one (ties within a relative 1e-7 count).
  */
@@ -72,21 +97,12 @@ export function fisherExactTwoSided(
   d: number,
   logFactorials: LogFactorials = sharedLogFactorials,
 ): number {
-  const row1 = a + b;
-  const row2 = c + d;
-  const col1 = a + c;
-  const n = row1 + row2;
-  if (n === 0) return 1;
-  const lf = (k: number): number => logFactorials.of(k);
-  const base = lf(row1) + lf(row2) + lf(col1) + lf(n - col1) - lf(n);
-  const logP = (x: number): number => base - lf(x) - lf(row1 - x) - lf(col1 - x) - lf(row2 - col1 + x);
-  const low = Math.max(0, col1 - row2);
-  const high = Math.min(row1, col1);
-  const observed = logP(a);
-  const bound = observed + 1e-7;
+  const table = tableDistribution(a, b, c, d, logFactorials);
+  if (table === undefined) return 1;
+  const bound = table.logP(a) + 1e-7;
   let p = 0;
-  for (let x = low; x <= high; x++) {
-    const lp = logP(x);
+  for (let x = table.low; x <= table.high; x++) {
+    const lp = table.logP(x);
     if (lp <= bound) p += Math.exp(lp);
   }
   return Math.min(1, p);
@@ -103,17 +119,10 @@ export function fisherExactGreater(
   d: number,
   logFactorials: LogFactorials = sharedLogFactorials,
 ): number {
-  const row1 = a + b;
-  const row2 = c + d;
-  const col1 = a + c;
-  const n = row1 + row2;
-  if (n === 0) return 1;
-  const lf = (k: number): number => logFactorials.of(k);
-  const base = lf(row1) + lf(row2) + lf(col1) + lf(n - col1) - lf(n);
-  const high = Math.min(row1, col1);
+  const table = tableDistribution(a, b, c, d, logFactorials);
+  if (table === undefined) return 1;
   let p = 0;
-  for (let x = a; x <= high; x++)
-    p += Math.exp(base - lf(x) - lf(row1 - x) - lf(col1 - x) - lf(row2 - col1 + x));
+  for (let x = a; x <= table.high; x++) p += Math.exp(table.logP(x));
   return Math.min(1, p);
 }
 
