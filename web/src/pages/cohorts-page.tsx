@@ -4,6 +4,7 @@ import { PlotFigure } from '../components/plot-figure.js';
 import { StatusLine } from '../components/status-line.js';
 import { percent } from '../format.js';
 import { useApi } from '../use-api.js';
+import { LabelledSelect } from '../components/labelled-select.js';
 
 /** One sign-up cohort of `GET /api/analysis/cohorts`. */
 export interface CohortRow {
@@ -78,32 +79,29 @@ export function CohortsPage() {
             </label>
           ))}
         </fieldset>
-        <label>
-          Cohorts by
-          <select
-            name="by"
-            value={by}
-            onChange={(e) => setBy((e.target as HTMLSelectElement).value as 'month' | 'week')}
-          >
-            <option value="month">month</option>
-            <option value="week">week</option>
-          </select>
-        </label>
-        <label>
-          Accounts
-          <select
-            name="split"
-            value={split}
-            onChange={(e) => setSplit((e.target as HTMLSelectElement).value)}
-          >
-            <option value="">all sign-ups</option>
-            {(report.data?.splits ?? []).map((s) => (
-              <option key={s.definitionId} value={s.definitionId}>
-                PQLs of {s.definitionId}
-              </option>
-            ))}
-          </select>
-        </label>
+        <LabelledSelect
+          label="Cohorts by"
+          name="by"
+          value={by}
+          onChange={(value) => setBy(value as 'month' | 'week')}
+          options={[
+            { value: 'month', label: 'month' },
+            { value: 'week', label: 'week' },
+          ]}
+        />
+        <LabelledSelect
+          label="Accounts"
+          name="split"
+          value={split}
+          onChange={setSplit}
+          options={[
+            { value: '', label: 'all sign-ups' },
+            ...(report.data?.splits ?? []).map((s) => ({
+              value: s.definitionId,
+              label: `PQLs of ${s.definitionId}`,
+            })),
+          ]}
+        />
       </form>
       {missing ? (
         <p class="empty" data-empty="cohorts">

@@ -3,6 +3,7 @@ import { api, ApiError, openStream } from '../api.js';
 import { formatTime, formatValue, percent } from '../format.js';
 import { useApi } from '../use-api.js';
 import { StatusLine } from '../components/status-line.js';
+import { LabelledSelect } from '../components/labelled-select.js';
 
 /** One row of `GET /api/dashboard/queue`. */
 export interface QueueRow {
@@ -136,75 +137,62 @@ export function QueuePage() {
       {data !== undefined && (
         <>
           <form class="filters" aria-label="Filter the queue" onSubmit={(e) => e.preventDefault()}>
-            <label>
-              Definition
-              <select
-                name="definition"
-                value={definition}
-                onChange={(e) => setDefinition((e.target as HTMLSelectElement).value)}
-              >
-                <option value="">all</option>
-                {data.definitions.map((d) => (
-                  <option key={d.id} value={d.id}>
-                    {d.name}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label>
-              Owner
-              <select
-                name="owner"
-                value={owner}
-                onChange={(e) => setOwner((e.target as HTMLSelectElement).value)}
-              >
-                <option value="">all</option>
-                <option value="-">unassigned</option>
-                {data.owners.map((o) => (
-                  <option key={o.ownerId} value={o.ownerId}>
-                    {o.name}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label>
-              Status
-              <select
-                name="status"
-                value={status}
-                onChange={(e) => setStatus((e.target as HTMLSelectElement).value)}
-              >
-                <option value="">all</option>
-                <option value="open">open</option>
-                <option value="expired">expired</option>
-              </select>
-            </label>
-            <label>
-              Disposition
-              <select
-                name="disposition"
-                value={disposition}
-                onChange={(e) => setDisposition((e.target as HTMLSelectElement).value)}
-              >
-                <option value="">all</option>
-                <option value="none">not yet worked</option>
-                <option value="contacted">contacted</option>
-                <option value="won">won</option>
-                <option value="disqualified">disqualified</option>
-              </select>
-            </label>
-            <label>
-              Fit
-              <select
-                name="fit"
-                value={minFit}
-                onChange={(e) => setMinFit((e.target as HTMLSelectElement).value)}
-              >
-                <option value="">any</option>
-                <option value="0.5">at least half</option>
-                <option value="1">full ICP fit</option>
-              </select>
-            </label>
+            <LabelledSelect
+              label="Definition"
+              name="definition"
+              value={definition}
+              onChange={setDefinition}
+              options={[
+                { value: '', label: 'all' },
+                ...data.definitions.map((d) => ({ value: d.id, label: d.name })),
+              ]}
+            />
+            <LabelledSelect
+              label="Owner"
+              name="owner"
+              value={owner}
+              onChange={setOwner}
+              options={[
+                { value: '', label: 'all' },
+                { value: '-', label: 'unassigned' },
+                ...data.owners.map((o) => ({ value: o.ownerId, label: o.name })),
+              ]}
+            />
+            <LabelledSelect
+              label="Status"
+              name="status"
+              value={status}
+              onChange={setStatus}
+              options={[
+                { value: '', label: 'all' },
+                { value: 'open', label: 'open' },
+                { value: 'expired', label: 'expired' },
+              ]}
+            />
+            <LabelledSelect
+              label="Disposition"
+              name="disposition"
+              value={disposition}
+              onChange={setDisposition}
+              options={[
+                { value: '', label: 'all' },
+                { value: 'none', label: 'not yet worked' },
+                { value: 'contacted', label: 'contacted' },
+                { value: 'won', label: 'won' },
+                { value: 'disqualified', label: 'disqualified' },
+              ]}
+            />
+            <LabelledSelect
+              label="Fit"
+              name="fit"
+              value={minFit}
+              onChange={setMinFit}
+              options={[
+                { value: '', label: 'any' },
+                { value: '0.5', label: 'at least half' },
+                { value: '1', label: 'full ICP fit' },
+              ]}
+            />
             <p class="muted" aria-live="polite">
               <span data-testid="row-count">{rows.length}</span> of {data.pqls.length} PQLs
             </p>
