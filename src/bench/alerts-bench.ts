@@ -16,7 +16,7 @@ import { Agent, createServer as createHttpServer, request as httpRequest, type S
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createAlerting, repOfOwner } from '../alerts/alerting-runtime.js';
@@ -245,6 +245,8 @@ async function steady(channel: 'slack-api' | 'webhook', prefix: string): Promise
     await prime(agent, pql.url, accounts, prefix);
     const background = backgroundIngest(agent, pql.url, BACKGROUND, prefix);
     await sleep(1000); // let the background rate settle before measuring
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    loopDelay.enable();
     const sentAt = new Map<string, number>();
     const answers: Promise<number>[] = [];
     const started = performance.now();
@@ -258,6 +260,7 @@ async function steady(channel: 'slack-api' | 'webhook', prefix: string): Promise
     }
     const statuses = await Promise.all(answers);
     await waitFor(receiver.arrivals, accounts, 10_000);
+    loopDelay.disable();
     const load = await background.stop();
     const firstArrival = new Map<string, number>();
     let digests = 0;
@@ -271,6 +274,19 @@ async function steady(channel: 'slack-api' | 'webhook', prefix: string): Promise
       if (at !== undefined) latencies.push(at - sent);
     }
     const outbox = await pql.store.listAlerts({ limit: ACCOUNTS * 2 });
+    // The split: request sent -> PQL and alert committed (the outbox row's createdAt, wall clock), and
+    // committed -> first byte at the receiver.
+    const toCommit: number[] = [];
+    const toReceiver: number[] = [];
+    for (const alert of outbox) {
+      const account = (alert.payload as { accountId: string }).accountId;
+      const sent = sentAt.get(account);
+      const at = firstArrival.get(account);
+      if (sent === undefined || at === undefined) continue;
+      const committed = alert.createdAt - performance.timeOrigin;
+      toCommit.push(committed - sent);
+      toReceiver.push(at - committed);
+    }
     return {
       channel,
       accounts: ACCOUNTS,
@@ -283,6 +299,12 @@ async function steady(channel: 'slack-api' | 'webhook', prefix: string): Promise
       digestMessages: digests,
       delivered: outbox.filter((a) => a.status === 'delivered').length,
       latencyMs: stats(latencies),
+      sentToCommittedMs: stats(toCommit),
+      committedToReceiverMs: stats(toReceiver),
+      eventLoopDelayMs: {
+        p99: round(loopDelay.percentile(99) / 1e6),
+        max: round(loopDelay.max / 1e6),
+      },
     };
   } finally {
     agent.destroy();

@@ -108,19 +108,30 @@ describe('SqliteStore (file)', () => {
     );
   });
 
-  it('still rejects duplicates after the dedupe index has merged its levels (210,000 events)', async () => {
-    const store = open(tempPath());
+  it('still rejects duplicates after the dedupe index has drained its levels (210,000 events)', async () => {
+    const path = tempPath();
+    const store = open(path);
     for (let batch = 0; batch < 210; batch++) {
       const result = await store.appendEvents(
         Array.from({ length: 1000 }, (_, i) => event(`lvl-${batch * 1000 + i}`, T0 + batch * 1000 + i)),
       );
       expect(result.inserted.every((x) => x)).toBe(true);
     }
-    // Levels hold 20k and 160k ids before merging on: after 210k, ids sit in levels 2, 1 and 0.
+    // Levels hold 20k and 160k ids before draining on: after 210k, ids sit in levels 2, 1 and 0.
     // One id from every 1,000 probes all three.
     const replay = Array.from({ length: 210 }, (_, batch) => event(`lvl-${batch * 1000 + 7}`, T0));
     expect((await store.appendEvents(replay)).inserted.filter((x) => x)).toEqual([]);
     expect(await store.countEvents()).toBe(210_000);
+    const db = new Database(path, { readonly: true });
+    const sizes = [0, 1, 2, 3].map(
+      (level) => db.prepare(`SELECT count(*) FROM event_ids_${level}`).pluck().get() as number,
+    );
+    db.close();
+    // Every id is in exactly one level, and no level holds much more than its capacity.
+    expect(sizes.reduce((a, b) => a + b)).toBe(210_000);
+    expect(sizes[0]).toBeLessThanOrEqual(22_000);
+    expect(sizes[1]).toBeLessThanOrEqual(165_000);
+    expect(sizes[2]).toBeGreaterThan(0);
   });
 
   it('stores a messageId whose hash collides with a stored different messageId', async () => {

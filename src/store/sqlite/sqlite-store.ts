@@ -60,13 +60,18 @@ export class SqliteSchemaError extends Error {
  * Dedupe by messageId uses a leveled (LSM-like) index of a 52-bit hash of the id, verified against the
  * stored message_id on every hash hit. New hashes go to the small level 0 table (at most ~100 pages), so a
  * 1,000-event commit does not dirty ~1,000 random leaves of one big index; when a level exceeds its
- * capacity (20k, 160k, 1.28M ids) it is merged, in hash order, into the next one, so each target page is
- * written once per merge. See docs/storage.md for the measurements. The level count is part of schema
- * version 1: changing it needs a migration.
+ * capacity (20k, 160k, 1.28M ids) it drains, in hash order, into the next one, so each target page is
+ * written about once per drain. A level drains a slice per commit (a multiple of the commit's new ids,
+ * growing per level so each level empties faster than the one above fills it), never in one piece: a
+ * whole-level merge stalled the writer for up to a second. See docs/storage.md for the measurements. The
+ * level count is part of schema version 1: changing it needs a migration.
  */
 const DEDUPE_LEVELS = 4;
 const DEDUPE_LEVEL0_CAPACITY = 20_000;
 const DEDUPE_GROWTH = 8;
+/** Rows a draining level k moves per commit: this times the commit's new ids times 2^k, at least the floor. */
+const DEDUPE_DRAIN_FACTOR = 2;
+const DEDUPE_DRAIN_FLOOR = 2048;
 
 /**
  * One migration per schema version; `PRAGMA user_version` holds the last applied one. Append only:
@@ -269,6 +274,8 @@ export class SqliteStore implements Store {
   private readonly statements: ReturnType<typeof prepareStatements>;
   /** Rows in each dedupe level, so a commit knows when to merge without counting. */
   private readonly dedupeLevelSizes: number[];
+  /** Levels past their capacity, moving a slice into the next level per commit until empty. */
+  private readonly drainingLevels: boolean[] = new Array<boolean>(DEDUPE_LEVELS).fill(false);
   private traitWriteCounter: number;
   /** Each write method's body wrapped once in BEGIN IMMEDIATE ... COMMIT (rolled back if it throws). */
   private readonly transactions;
@@ -328,11 +335,13 @@ export class SqliteStore implements Store {
 
   async appendEvents(events: readonly NewEvent[]): Promise<{ readonly inserted: readonly boolean[] }> {
     const levelSizes = [...this.dedupeLevelSizes];
+    const draining = [...this.drainingLevels];
     try {
       return { inserted: this.transactions.appendEvents(events) };
     } catch (error) {
-      // The transaction rolled back; so do the level sizes it counted.
+      // The transaction rolled back; so do the level sizes and drain states it changed.
       this.dedupeLevelSizes.splice(0, levelSizes.length, ...levelSizes);
+      this.drainingLevels.splice(0, draining.length, ...draining);
       throw error;
     }
   }
@@ -371,18 +380,34 @@ export class SqliteStore implements Store {
     // One statement for the batch's new (hash, seq) pairs instead of one per event.
     if (newIds.length > 0) s.insertEventIds.run({ pairs: JSON.stringify(newIds) });
     this.dedupeLevelSizes[0]! += newIds.length;
-    this.compactDedupeLevels();
+    this.compactDedupeLevels(newIds.length);
     return inserted;
   }
 
-  /** Merges each full dedupe level into the next, in hash order so every target page is written once. */
-  private compactDedupeLevels(): void {
+  /**
+   * Drains each full dedupe level into the next, a slice per commit: the slice is the level's lowest
+   * (hash, seq) keys, so the rows it adds to the next level share a narrow key range (few pages), and
+   * over a whole drain each target page is written about once, as a one-piece merge would.
+   */
+  private compactDedupeLevels(newIds: number): void {
     for (let level = 0; level < DEDUPE_LEVELS - 1; level++) {
-      if (this.dedupeLevelSizes[level]! < DEDUPE_LEVEL0_CAPACITY * DEDUPE_GROWTH ** level) return;
-      this.statements.mergeLevel[level]!.run();
-      this.statements.clearLevel[level]!.run();
-      this.dedupeLevelSizes[level + 1]! += this.dedupeLevelSizes[level]!;
-      this.dedupeLevelSizes[level] = 0;
+      const size = this.dedupeLevelSizes[level]!;
+      if (size >= DEDUPE_LEVEL0_CAPACITY * DEDUPE_GROWTH ** level) this.drainingLevels[level] = true;
+      if (!this.drainingLevels[level]) continue;
+      const quota = Math.max(DEDUPE_DRAIN_FLOOR, newIds * DEDUPE_DRAIN_FACTOR * 2 ** level);
+      let moved: number;
+      const last = this.statements.drainBoundary[level]!.get(quota - 1) as [number, number] | undefined;
+      if (last === undefined) {
+        moved = this.statements.mergeLevel[level]!.run().changes;
+        this.statements.clearLevel[level]!.run();
+      } else {
+        const bound = { hash: last[0], seq: last[1] };
+        moved = this.statements.drainSlice[level]!.run(bound).changes;
+        this.statements.deleteSlice[level]!.run(bound);
+      }
+      this.dedupeLevelSizes[level] = last === undefined ? 0 : size - moved;
+      this.dedupeLevelSizes[level + 1]! += moved;
+      if (this.dedupeLevelSizes[level] === 0) this.drainingLevels[level] = false;
     }
   }
 
@@ -819,6 +844,25 @@ function prepareStatements(db: Database.Database) {
         ),
       ),
     clearLevel: levels.slice(0, -1).map((level) => db.prepare(`DELETE FROM event_ids_${level}`)),
+    // The key of the level's Nth lowest row (OFFSET N), the last row of a drain slice.
+    drainBoundary: levels
+      .slice(0, -1)
+      .map((level) =>
+        db
+          .prepare(`SELECT id_hash, seq FROM event_ids_${level} ORDER BY id_hash, seq LIMIT 1 OFFSET ?`)
+          .raw(),
+      ),
+    drainSlice: levels
+      .slice(0, -1)
+      .map((level) =>
+        db.prepare(
+          `INSERT INTO event_ids_${level + 1} (id_hash, seq) SELECT id_hash, seq FROM event_ids_${level} ` +
+            'WHERE (id_hash, seq) <= (@hash, @seq) ORDER BY id_hash, seq',
+        ),
+      ),
+    deleteSlice: levels
+      .slice(0, -1)
+      .map((level) => db.prepare(`DELETE FROM event_ids_${level} WHERE (id_hash, seq) <= (@hash, @seq)`)),
     readByArrival: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`).raw(),
     readByTime: db
       .prepare(
