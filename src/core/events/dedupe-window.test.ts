@@ -26,7 +26,7 @@ describe('DedupeWindow', () => {
     expect(window.seen('old', T0)).toBe(true);
   });
 
-  it('forgets ids once their hour bucket is entirely older than the window', () => {
+  it('forgets ids once their generation is entirely older than the window', () => {
     const window = new DedupeWindow();
     window.seen('old', T0 + 30 * 60_000);
     window.seen('new', T0 + 25 * HOUR);
@@ -36,10 +36,10 @@ describe('DedupeWindow', () => {
     expect(window.stats()).toEqual({ size: 1, duplicates: 0, tooOld: 1, evictedEarly: 0 });
   });
 
-  it('keeps memory bounded by time: only about window / bucket buckets stay live', () => {
+  it('keeps memory bounded by time: only about window / bucket generations stay live', () => {
     const window = new DedupeWindow({ windowMs: 2 * HOUR, bucketMs: HOUR });
     for (let i = 0; i < 100; i++) window.seen(`m${i}`, T0 + i * HOUR);
-    // Latest is T0 + 99 h; buckets 97, 98 and 99 are kept (97 starts exactly at latest - window).
+    // Latest is T0 + 99 h; the generations of 97, 98 and 99 h are kept (97 is exactly latest - window).
     expect(window.stats().size).toBe(3);
     expect(window.seen('m97', T0 + 97 * HOUR)).toBe(true);
     expect(window.seen('m96', T0 + 96 * HOUR)).toBe(false);
@@ -62,20 +62,37 @@ describe('DedupeWindow', () => {
     expect(window.seen('b', T0)).toBe(true);
   });
 
-  it('drops the oldest bucket early when maxIds is exceeded and counts it', () => {
-    const window = new DedupeWindow({ maxIds: 3 });
-    window.seen('a', T0);
-    window.seen('b', T0);
-    window.seen('c', T0 + HOUR);
-    window.seen('d', T0 + 2 * HOUR);
-    expect(window.stats()).toEqual({ size: 2, duplicates: 0, tooOld: 0, evictedEarly: 2 });
-    expect(window.seen('c', T0 + HOUR)).toBe(true);
-    expect(window.seen('a', T0)).toBe(false);
+  it('drops the oldest generation (an eighth of maxIds) early when maxIds is exceeded and counts it', () => {
+    const window = new DedupeWindow({ maxIds: 16 });
+    // Generations of 2 ids: a0 a1 | a2 a3 | ... | a16 — the 17th id pushes out the first generation.
+    for (let i = 0; i <= 16; i++) window.seen(`a${i}`, T0);
+    expect(window.stats()).toEqual({ size: 15, duplicates: 0, tooOld: 0, evictedEarly: 2 });
+    expect(window.seen('a2', T0)).toBe(true);
+    expect(window.seen('a0', T0)).toBe(false);
+  });
+
+  it('starts a new generation when one would span more than bucketMs of event time', () => {
+    const window = new DedupeWindow({ windowMs: 10 * HOUR, bucketMs: HOUR });
+    window.seen('early', T0);
+    window.seen('same-generation', T0 + 30 * 60_000);
+    window.seen('next-generation', T0 + HOUR);
+    window.seen('latest', T0 + 10 * HOUR + 45 * 60_000);
+    // Cutoff T0 + 45 min: the first generation's newest id (T0 + 30 min) is older, so both of its ids go.
+    expect(window.stats().size).toBe(2);
+    expect(window.seen('next-generation', T0 + HOUR)).toBe(true);
+  });
+
+  it('forgets nothing by count while a million ids stay under maxIds', () => {
+    const window = new DedupeWindow();
+    for (let i = 0; i < 1_000_000; i++) window.seen(`m${i}`, T0 + i);
+    expect(window.stats()).toEqual({ size: 1_000_000, duplicates: 0, tooOld: 0, evictedEarly: 0 });
+    expect(window.seen('m0', T0)).toBe(true);
+    expect(window.seen('m999999', T0)).toBe(true);
   });
 
   it('rejects a non-positive window', () => {
     expect(() => new DedupeWindow({ windowMs: 0 })).toThrow(
-      'DedupeWindow: windowMs, bucketMs and maxIds must be positive, got 0, 3600000, 2000000',
+      'DedupeWindow: windowMs, bucketMs and maxIds must be positive, got 0, 21600000, 2000000',
     );
   });
 });

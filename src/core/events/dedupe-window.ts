@@ -2,9 +2,12 @@
 export interface DedupeWindowOptions {
   /** How far behind the latest event time ids are remembered; default 24 h (Segment's retry promise). */
   readonly windowMs?: number;
-  /** Width of one eviction bucket; default 1 h. Ids are kept up to one bucket longer than the window. */
+  /**
+   * Most event time one generation of ids spans; default 6 h. A generation goes once all of it is older
+   * than the window, so ids are kept up to this much longer than the window.
+   */
   readonly bucketMs?: number;
-  /** Hard cap on remembered ids; past it the oldest buckets go early (counted). Default 2,000,000. */
+  /** Hard cap on remembered ids; past it the oldest generation goes early (counted). Default 2,000,000. */
   readonly maxIds?: number;
 }
 
@@ -21,39 +24,48 @@ export interface DedupeWindowStats {
 }
 
 const HOUR = 3_600_000;
+/** Generations a full window holds at most by count: each takes this share of `maxIds`. */
+const GENERATIONS_PER_CAP = 8;
+
+/** Ids remembered together and forgotten together. */
+interface Generation {
+  readonly ids: Set<string>;
+  minTimestamp: number;
+  maxTimestamp: number;
+}
 
 /**
  * Remembers the message ids seen within a bounded event-time window so repeated deliveries are dropped in
- * memory; memory is bounded by evicting whole time buckets, and duplicates older than the window are left to
- * the store's unique index on `messageId`.
+ * memory; duplicates older than the window are left to the store's unique index on `messageId`.
+ *
+ * Ids live in a few generations, each one Set of at most an eighth of `maxIds` and at most `bucketMs` of
+ * event time; a generation is forgotten whole, by dropping its Set. One Set of every id would have to
+ * delete ids one by one and rehash millions of entries as it grows or churns, stalling the caller for up
+ * to a second; here the largest rehash is of an eighth of the cap, for a few more Set lookups per id.
  */
 export class DedupeWindow {
   private readonly windowMs: number;
   private readonly bucketMs: number;
   private readonly maxIds: number;
-  /** The message ids remembered now. */
-  private readonly ids = new Set<string>();
-  /** bucket number (floor(timestamp / bucketMs)) → the ids filed under it. */
-  private readonly buckets = new Map<number, string[]>();
-  /** The bucket the last id went to, and its list: consecutive ids mostly share one (no map lookup). */
-  private lastBucket = Number.NaN;
-  private lastList: string[] | undefined = undefined;
+  private readonly generationIds: number;
+  /** Oldest first; the last one takes new ids. */
+  private generations: Generation[] = [];
+  private size = 0;
   private maxTimestamp = Number.NEGATIVE_INFINITY;
-  /** Buckets below this number have been evicted. */
-  private firstLiveBucket = Number.NEGATIVE_INFINITY;
   private duplicates = 0;
   private tooOld = 0;
   private evictedEarly = 0;
 
   constructor(options: DedupeWindowOptions = {}) {
     this.windowMs = options.windowMs ?? 24 * HOUR;
-    this.bucketMs = options.bucketMs ?? HOUR;
+    this.bucketMs = options.bucketMs ?? 6 * HOUR;
     this.maxIds = options.maxIds ?? 2_000_000;
     if (!(this.windowMs > 0) || !(this.bucketMs > 0) || !(this.maxIds > 0)) {
       throw new RangeError(
         `DedupeWindow: windowMs, bucketMs and maxIds must be positive, got ${this.windowMs}, ${this.bucketMs}, ${this.maxIds}`,
       );
     }
+    this.generationIds = Math.max(1, Math.ceil(this.maxIds / GENERATIONS_PER_CAP));
   }
 
   /**
@@ -61,69 +73,61 @@ export class DedupeWindow {
    * and returns false.
    */
   seen(messageId: string, timestamp: number): boolean {
-    if (this.ids.has(messageId)) {
-      this.duplicates++;
-      return true;
+    const generations = this.generations;
+    // Newest first: a redelivery is most often of a recent id.
+    for (let i = generations.length - 1; i >= 0; i--) {
+      if ((generations[i] as Generation).ids.has(messageId)) {
+        this.duplicates++;
+        return true;
+      }
     }
-    const bucket = Math.floor(timestamp / this.bucketMs);
-    if (bucket < this.firstLiveBucket) {
-      // Older than the window: remembering it would only be evicted at once.
+    if (timestamp < this.maxTimestamp - this.windowMs) {
+      // Older than the window: remembering it would only be forgotten at once.
       this.tooOld++;
       return false;
     }
-    let list = bucket === this.lastBucket ? this.lastList : this.buckets.get(bucket);
-    if (list === undefined) {
-      list = [];
-      this.buckets.set(bucket, list);
+    let current = generations[generations.length - 1];
+    if (
+      current === undefined ||
+      current.ids.size >= this.generationIds ||
+      Math.max(current.maxTimestamp, timestamp) - Math.min(current.minTimestamp, timestamp) >= this.bucketMs
+    ) {
+      current = { ids: new Set(), minTimestamp: timestamp, maxTimestamp: timestamp };
+      generations.push(current);
     }
-    this.lastBucket = bucket;
-    this.lastList = list;
-    list.push(messageId);
-    this.ids.add(messageId);
+    current.ids.add(messageId);
+    if (timestamp < current.minTimestamp) current.minTimestamp = timestamp;
+    if (timestamp > current.maxTimestamp) current.maxTimestamp = timestamp;
+    this.size++;
     if (timestamp > this.maxTimestamp) {
       this.maxTimestamp = timestamp;
-      // A bucket may go once all of it is older than maxTimestamp - windowMs.
-      const firstKept = Math.floor((timestamp - this.windowMs) / this.bucketMs);
-      if (firstKept > this.firstLiveBucket) this.evictBelow(firstKept);
+      this.forgetOlderThan(timestamp - this.windowMs);
     }
-    if (this.ids.size > this.maxIds) this.evictOldestBucket();
+    if (this.size > this.maxIds) {
+      const oldest = this.generations.shift() as Generation;
+      this.size -= oldest.ids.size;
+      this.evictedEarly += oldest.ids.size;
+    }
     return false;
   }
 
   /** Counters: ids remembered, duplicates found, ids too old to remember, ids forgotten early. */
   stats(): DedupeWindowStats {
     return {
-      size: this.ids.size,
+      size: this.size,
       duplicates: this.duplicates,
       tooOld: this.tooOld,
       evictedEarly: this.evictedEarly,
     };
   }
 
-  private evictBelow(firstKept: number): void {
-    this.firstLiveBucket = firstKept;
-    // Few buckets are live (window / bucket + 1), so a scan is cheaper than keeping them sorted.
-    for (const [bucket, list] of this.buckets) {
-      if (bucket < firstKept) this.dropBucket(bucket, list);
-    }
-  }
-
-  private evictOldestBucket(): void {
-    let oldest = Number.POSITIVE_INFINITY;
-    for (const bucket of this.buckets.keys()) if (bucket < oldest) oldest = bucket;
-    const list = this.buckets.get(oldest);
-    if (list === undefined) return;
-    this.evictedEarly += list.length;
-    // firstLiveBucket stays: later ids of that time are still remembered, only these are forgotten.
-    this.dropBucket(oldest, list);
-  }
-
-  private dropBucket(bucket: number, list: readonly string[]): void {
-    for (const id of list) this.ids.delete(id);
-    this.buckets.delete(bucket);
-    if (bucket === this.lastBucket) {
-      this.lastBucket = Number.NaN;
-      this.lastList = undefined;
-    }
+  /** Forgets every generation whose newest id is older than `cutoff` (late ids keep theirs alive). */
+  private forgetOlderThan(cutoff: number): void {
+    if (!this.generations.some((g) => g.maxTimestamp < cutoff)) return;
+    this.generations = this.generations.filter((g) => {
+      if (g.maxTimestamp >= cutoff) return true;
+      this.size -= g.ids.size;
+      return false;
+    });
   }
 }
