@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseEvent } from '../core/events/parse-event.js';
@@ -57,14 +58,21 @@ describe.skipIf(unavailable !== undefined)(
     const schemas = new TestSchemas();
     const processes: PqlProcess[] = [];
     const dirs: string[] = [];
+    const streams: string[] = [];
     afterAll(async () => {
       await Promise.all(processes.map((p) => p.kill('SIGKILL')));
       await schemas.dropAll();
+      // The shared NATS server keeps streams and their consumers: leftovers of a failed run slow the next.
+      const connection = await connect({ servers: TEST_NATS_URL });
+      const jsm = await jetstreamManager(connection);
+      for (const stream of streams) await jsm.streams.delete(stream).catch(() => false);
+      await connection.close();
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     });
 
     it(`detects the same PQLs as one SQLite process on ${EVENTS} demo events although a worker is killed -9 mid-run, and alerts each once`, async () => {
       const tag = `${process.pid}_${randomBytes(3).toString('hex')}`;
+      streams.push(`PQLT_${tag}`, `PQLT_${tag}_ACCT`, `KV_PQLT_${tag}_leases`);
       const schema = schemas.next();
       const dataDir = mkdtempSync(join(tmpdir(), 'pql-scale-'));
       dirs.push(dataDir);

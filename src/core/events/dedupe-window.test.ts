@@ -71,7 +71,7 @@ describe('DedupeWindow', () => {
     expect(window.seen('a0', T0)).toBe(false);
   });
 
-  it('starts a new generation when one would span more than bucketMs of event time', () => {
+  it('keeps each bucketMs of event time in its own generations, late ids included', () => {
     const window = new DedupeWindow({ windowMs: 10 * HOUR, bucketMs: HOUR });
     window.seen('early', T0);
     window.seen('same-generation', T0 + 30 * 60_000);
@@ -80,6 +80,10 @@ describe('DedupeWindow', () => {
     // Cutoff T0 + 45 min: the first generation's newest id (T0 + 30 min) is older, so both of its ids go.
     expect(window.stats().size).toBe(2);
     expect(window.seen('next-generation', T0 + HOUR)).toBe(true);
+    // Ids alternating between two buckets share two generations, not one each.
+    for (let i = 0; i < 100; i++) window.seen(`alt${i}`, T0 + (i % 2 === 0 ? 9 : 10) * HOUR);
+    expect(window.stats().size).toBe(102);
+    expect(window.seen('alt0', T0 + 9 * HOUR)).toBe(true);
   });
 
   it('forgets nothing by count while a million ids stay under maxIds', () => {

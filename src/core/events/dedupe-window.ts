@@ -3,8 +3,8 @@ export interface DedupeWindowOptions {
   /** How far behind the latest event time ids are remembered; default 24 h (Segment's retry promise). */
   readonly windowMs?: number;
   /**
-   * Most event time one generation of ids spans; default 6 h. A generation goes once all of it is older
-   * than the window, so ids are kept up to this much longer than the window.
+   * Event time per bucket, default 6 h: an id joins a generation of its own bucket, and a generation goes
+   * once all of it is older than the window, so ids are kept up to this much longer than the window.
    */
   readonly bucketMs?: number;
   /** Hard cap on remembered ids; past it the oldest generation goes early (counted). Default 2,000,000. */
@@ -30,7 +30,8 @@ const GENERATIONS_PER_CAP = 8;
 /** Ids remembered together and forgotten together. */
 interface Generation {
   readonly ids: Set<string>;
-  minTimestamp: number;
+  /** floor(timestamp / bucketMs) of every id in it. */
+  readonly bucket: number;
   maxTimestamp: number;
 }
 
@@ -38,8 +39,8 @@ interface Generation {
  * Remembers the message ids seen within a bounded event-time window so repeated deliveries are dropped in
  * memory; duplicates older than the window are left to the store's unique index on `messageId`.
  *
- * Ids live in a few generations, each one Set of at most an eighth of `maxIds` and at most `bucketMs` of
- * event time; a generation is forgotten whole, by dropping its Set. One Set of every id would have to
+ * Ids live in a few generations, each one Set of at most an eighth of `maxIds`, all of one `bucketMs` time
+ * bucket (so late ids do not multiply generations); a generation is forgotten whole, by dropping its Set. One Set of every id would have to
  * delete ids one by one and rehash millions of entries as it grows or churns, stalling the caller for up
  * to a second; here the largest rehash is of an eighth of the cap, for a few more Set lookups per id.
  */
@@ -48,8 +49,10 @@ export class DedupeWindow {
   private readonly bucketMs: number;
   private readonly maxIds: number;
   private readonly generationIds: number;
-  /** Oldest first; the last one takes new ids. */
+  /** Oldest first. */
   private generations: Generation[] = [];
+  /** Time bucket → the generation taking that bucket's new ids. */
+  private readonly open = new Map<number, Generation>();
   private size = 0;
   private maxTimestamp = Number.NEGATIVE_INFINITY;
   private duplicates = 0;
@@ -86,17 +89,14 @@ export class DedupeWindow {
       this.tooOld++;
       return false;
     }
-    let current = generations[generations.length - 1];
-    if (
-      current === undefined ||
-      current.ids.size >= this.generationIds ||
-      Math.max(current.maxTimestamp, timestamp) - Math.min(current.minTimestamp, timestamp) >= this.bucketMs
-    ) {
-      current = { ids: new Set(), minTimestamp: timestamp, maxTimestamp: timestamp };
+    const bucket = Math.floor(timestamp / this.bucketMs);
+    let current = this.open.get(bucket);
+    if (current === undefined || current.ids.size >= this.generationIds) {
+      current = { ids: new Set(), bucket, maxTimestamp: timestamp };
       generations.push(current);
+      this.open.set(bucket, current);
     }
     current.ids.add(messageId);
-    if (timestamp < current.minTimestamp) current.minTimestamp = timestamp;
     if (timestamp > current.maxTimestamp) current.maxTimestamp = timestamp;
     this.size++;
     if (timestamp > this.maxTimestamp) {
@@ -105,7 +105,7 @@ export class DedupeWindow {
     }
     if (this.size > this.maxIds) {
       const oldest = this.generations.shift() as Generation;
-      this.size -= oldest.ids.size;
+      this.forget(oldest);
       this.evictedEarly += oldest.ids.size;
     }
     return false;
@@ -126,8 +126,13 @@ export class DedupeWindow {
     if (!this.generations.some((g) => g.maxTimestamp < cutoff)) return;
     this.generations = this.generations.filter((g) => {
       if (g.maxTimestamp >= cutoff) return true;
-      this.size -= g.ids.size;
+      this.forget(g);
       return false;
     });
+  }
+
+  private forget(generation: Generation): void {
+    this.size -= generation.ids.size;
+    if (this.open.get(generation.bucket) === generation) this.open.delete(generation.bucket);
   }
 }
