@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { connect } from '@nats-io/transport-node';
-import { pino } from 'pino';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { pino, type Logger } from 'pino';
 import { createAlerting, loadReps } from '../alerts/alerting-runtime.js';
 import { NatsBus } from '../bus/nats/nats-bus.js';
 import { loadAlertingSettings } from '../config/alerting-settings.js';
@@ -64,6 +64,7 @@ export async function runWorker(flags: ServeFlags, io: CliIo, extras: WorkerExtr
     // A NATS restart must not end the worker: it reconnects and its runners retry.
     maxReconnectAttempts: -1,
   });
+  void logConnectionStatus(connection, logger);
   const bus = await NatsBus.connect({
     servers: stream.servers,
     subjectPrefix: stream.topology.subjectPrefix,
@@ -94,7 +95,7 @@ export async function runWorker(flags: ServeFlags, io: CliIo, extras: WorkerExtr
       bus,
       ...leaseTimingFromEnv(),
       log: (message, fields) => logger.info(fields ?? {}, message),
-      onError: (error) => logger.warn({ err: error }, 'stream worker'),
+      onError: (error, unit) => logger.warn({ err: error, unit }, 'stream worker'),
     });
     delivery?.start();
     io.out(
@@ -117,6 +118,18 @@ export async function runWorker(flags: ServeFlags, io: CliIo, extras: WorkerExtr
     await bus.close();
     await connection.drain().catch(() => {});
     await store.close();
+  }
+}
+
+/** Logs the NATS connection's disconnects, reconnects and errors (a slow consumer, say) as they happen. */
+async function logConnectionStatus(connection: NatsConnection, logger: Logger): Promise<void> {
+  for await (const status of connection.status()) {
+    if (status.type === 'disconnect' || status.type === 'reconnect' || status.type === 'error') {
+      logger.warn(
+        { nats: status.type, detail: String('error' in status ? status.error : status.server) },
+        'nats connection',
+      );
+    }
   }
 }
 

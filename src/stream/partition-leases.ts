@@ -1,4 +1,4 @@
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ownerOf } from './partitioning.js';
 
@@ -27,6 +27,10 @@ export interface PartitionLeasesOptions {
  * created (a compare-and-set that fails while another worker holds it) and renewed by revision, and given
  * up (after its work stopped) when the unit should move. A dead worker's heartbeat and leases expire after
  * the TTL, so its units are taken over within TTL plus one renewal period.
+ *
+ * The heartbeats are followed by one long-lived watch, not listed every round: a listing opens a consumer
+ * on the bucket each time, and with a few workers renewing every second those piled up by the hundred and
+ * slowed every lease operation on a loaded server.
  */
 export class PartitionLeases {
   private readonly held = new Map<string, number>();
@@ -35,6 +39,12 @@ export class PartitionLeases {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  /**
+   * When each worker's latest heartbeat arrived (this process's clock); for heartbeats already in the
+   * bucket when the watch began, when the server wrote them (at most now).
+   */
+  private readonly heartbeats = new Map<string, number>();
+  private watcher: (AsyncIterable<KvWatchEntry> & { stop(): void }) | undefined;
 
   private constructor(
     private readonly kv: KV,
@@ -57,6 +67,7 @@ export class PartitionLeases {
 
   /** Runs one round now, then one every renewal period. */
   async start(): Promise<void> {
+    await this.watchHeartbeats();
     await this.round();
     this.timer = setInterval(() => {
       if (this.running === undefined) this.running = this.round().finally(() => (this.running = undefined));
@@ -68,6 +79,7 @@ export class PartitionLeases {
     this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.running;
+    this.watcher?.stop();
     for (const unit of [...this.held.keys()]) await this.giveUp(unit, 'shutdown');
     await this.kv.delete(heartbeatKey(this.options.workerId)).catch(() => {});
   }
@@ -76,14 +88,13 @@ export class PartitionLeases {
     if (this.stopped) return;
     try {
       await this.kv.put(heartbeatKey(this.options.workerId), String(Date.now()));
-      const workers: string[] = [];
-      for await (const key of await this.kv.keys('worker.*')) workers.push(key.slice('worker.'.length));
-      if (!workers.includes(this.options.workerId)) workers.push(this.options.workerId);
+      const workers = this.liveWorkers();
       const desired = new Set(
         this.options.units.filter((u) => ownerOf(u, workers) === this.options.workerId),
       );
       // Renew what stays before giving anything up: stopping a unit waits for its batch in progress, and a
       // slow give-up must not let the other leases expire under work that is still running.
+      const lost: string[] = [];
       for (const [unit, revision] of [...this.held]) {
         if (!desired.has(unit)) continue;
         try {
@@ -91,9 +102,10 @@ export class PartitionLeases {
         } catch {
           // Expired and taken (a long pause here) or deleted: someone else may be working on it now.
           this.held.delete(unit);
-          await this.options.onRelease(unit, 'lost');
+          lost.push(unit);
         }
       }
+      for (const unit of lost) await this.options.onRelease(unit, 'lost');
       for (const unit of [...this.held.keys()]) {
         if (!desired.has(unit)) await this.giveUp(unit, 'rebalance');
       }
@@ -111,6 +123,59 @@ export class PartitionLeases {
     } catch (error) {
       this.options.onError?.(error);
     }
+  }
+
+  /**
+   * Whether this worker holds `unit`'s lease in the bucket now (read afresh, not from memory): a partition
+   * that restarts checks it first, so a worker that lost a unit without noticing yet does not take the
+   * partition back from its new owner.
+   */
+  async holds(unit: string): Promise<boolean> {
+    const entry = await this.kv.get(leaseKey(unit));
+    return entry !== null && entry.operation === 'PUT' && entry.string() === this.options.workerId;
+  }
+
+  /**
+   * Follows every worker's heartbeat, watching again if a watch ends (a NATS restart); resolves once the
+   * current heartbeats are read.
+   */
+  private async watchHeartbeats(): Promise<void> {
+    let markCaughtUp: () => void = () => {};
+    const caughtUp = new Promise<void>((resolve) => (markCaughtUp = resolve));
+    void (async () => {
+      while (!this.stopped) {
+        try {
+          const watcher = await this.kv.watch({ key: 'worker.*' });
+          this.watcher = watcher;
+          for await (const entry of watcher) {
+            const worker = entry.key.slice('worker.'.length);
+            const now = Date.now();
+            if (entry.operation === 'PUT')
+              this.heartbeats.set(worker, entry.isUpdate ? now : Math.min(now, entry.created.getTime()));
+            else this.heartbeats.delete(worker);
+            if (entry.isUpdate || entry.delta === 0) markCaughtUp();
+          }
+        } catch (error) {
+          this.options.onError?.(error);
+        }
+        if (!this.stopped) await new Promise((resolve) => setTimeout(resolve, this.renewMs));
+      }
+    })();
+    // An empty bucket sends nothing to catch up on.
+    await Promise.race([caughtUp, new Promise((resolve) => setTimeout(resolve, 1000))]);
+  }
+
+  /**
+   * Workers whose latest heartbeat is younger than the TTL, and this one. An expired heartbeat leaves no
+   * trace in a watch (the bucket drops it silently), hence the age check.
+   */
+  private liveWorkers(): string[] {
+    const now = Date.now();
+    const live = [...this.heartbeats]
+      .filter(([, written]) => now - written < this.ttlMs)
+      .map(([worker]) => worker);
+    if (!live.includes(this.options.workerId)) live.push(this.options.workerId);
+    return live;
   }
 
   private async giveUp(unit: string, reason: 'rebalance' | 'shutdown'): Promise<void> {

@@ -3,6 +3,7 @@ import {
   DeliverPolicy,
   jetstream,
   type JetStreamClient,
+  type Consumer,
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
@@ -41,10 +42,19 @@ export interface PartitionRunnerOptions {
   readonly durable: string;
   /** Most messages per batch (default 1,000). */
   readonly batchSize?: number;
+  /**
+   * Checked before every (re)start: false while another worker holds the partition's lease. The runner
+   * then waits and checks again (until stopped) instead of taking the partition back: a worker that lost
+   * its lease in a long pause, and has not noticed yet, must not delete its successor's consumer.
+   */
+  readonly mayRun?: () => Promise<boolean>;
   readonly onError?: (error: unknown) => void;
 }
 
 const NANOS_PER_MS = 1_000_000;
+/** How long a pull waits for messages, and when one still open is given up as hung. */
+const PULL_EXPIRES_MS = 1000;
+const PULL_DEADLINE_MS = 15_000;
 /** How long a failed partition waits before it starts again from its acknowledged floor. */
 const RESTART_PAUSE_MS = 1000;
 
@@ -83,6 +93,10 @@ export class PartitionRunner {
     this.loop = (async () => {
       while (!this.stopping) {
         try {
+          if (this.options.mayRun !== undefined && !(await this.options.mayRun())) {
+            await pause(RESTART_PAUSE_MS);
+            continue;
+          }
           await this.run(await this.createHandler());
           return;
         } catch (error) {
@@ -112,8 +126,7 @@ export class PartitionRunner {
     let nextDelivery = 1;
     while (!this.stopping) {
       const batch: JsMsg[] = [];
-      const messages = await consumer.fetch({ max_messages: max, expires: 1000 });
-      for await (const message of messages) {
+      for (const message of await this.pull(consumer, max)) {
         if (message.info.deliverySequence !== nextDelivery) {
           throw new Error(
             `${this.options.subject}: delivery ${message.info.deliverySequence} after ${nextDelivery - 1}: deliveries were lost, restarting from the acknowledged floor`,
@@ -132,7 +145,7 @@ export class PartitionRunner {
         let last: JsMsg | undefined;
         while (unacked.length > 0 && (unacked[0] as JsMsg).seq <= through) last = unacked.shift();
         // AckPolicy.All: acknowledging one acknowledges everything before it; wait for the server to have it.
-        if (last !== undefined) await ackWithRetry(last, () => this.stopping);
+        if (last !== undefined) await ackWithRetry(last, () => this.stopping, this.options.onError);
       }
       if (handler.progressed !== undefined) {
         const caughtUp = await this.caughtUpThrough().catch((error: unknown) => {
@@ -142,6 +155,22 @@ export class PartitionRunner {
         const through = Math.max(caughtUp ?? 0, this.lastSeq);
         if (through > 0) await handler.progressed(through);
       }
+    }
+  }
+
+  /**
+   * One pull of up to `max` messages. A pull whose heartbeats went missing (this process or the server
+   * stalled for a second) ends with what it received and the loop pulls again: a delivery lost meanwhile
+   * shows as a gap in the delivery numbers, which restarts the partition. Only a consumer that is gone
+   * (taken over) is an error here.
+   */
+  private async pull(consumer: Consumer, max: number): Promise<JsMsg[]> {
+    try {
+      return await pullOnce(consumer, max);
+    } catch (error) {
+      if (!(error instanceof MissedHeartbeats)) throw error;
+      await this.jsm.consumers.info(this.options.stream, this.durable);
+      return error.received;
     }
   }
 
@@ -207,10 +236,17 @@ export class PartitionRunner {
       const consumer = await this.js.consumers.get(this.options.stream, info.name);
       let done = false;
       let nextDelivery = 1;
+      let emptyPulls = 0;
       while (!done) {
         const batch: JsMsg[] = [];
-        const messages = await consumer.fetch({ max_messages: 5000, expires: 1000 });
-        for await (const message of messages) {
+        let messages: JsMsg[];
+        try {
+          messages = await pullOnce(consumer, 5000);
+        } catch (error) {
+          if (!(error instanceof MissedHeartbeats)) throw error;
+          messages = error.received;
+        }
+        for (const message of messages) {
           // A skipped delivery number is a message lost to a dropped connection: the state would be wrong.
           if (message.info.deliverySequence !== nextDelivery++)
             throw new Error(`${this.options.subject}: the replay lost deliveries; restarting`);
@@ -225,10 +261,14 @@ export class PartitionRunner {
           // Nothing more at or below the floor is kept (the rest aged out): replay what is kept. An empty
           // pull while messages are still pending is a hiccup, not the end.
           if ((await this.jsm.consumers.info(this.options.stream, info.name)).num_pending === 0) break;
-          throw new Error(
-            `${this.options.subject}: the replay stalled before the acknowledged floor; restarting`,
-          );
+          if (++emptyPulls >= 5) {
+            throw new Error(
+              `${this.options.subject}: the replay stalled before the acknowledged floor; restarting`,
+            );
+          }
+          continue;
         }
+        emptyPulls = 0;
         handler.replay(batch);
       }
     } finally {
@@ -237,17 +277,60 @@ export class PartitionRunner {
   }
 }
 
-async function ackWithRetry(message: JsMsg, giveUp: () => boolean): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
+/** A pull whose heartbeats went missing, with what it received before. */
+class MissedHeartbeats extends Error {
+  constructor(readonly received: JsMsg[]) {
+    super('heartbeats missed');
+  }
+}
+
+/**
+ * Pulls up to `max` messages, waiting at most a second for them to arrive. A pull still open well after
+ * that has lost its subscription's bookkeeping (it hung for minutes once, on a loaded machine, until a
+ * later hiccup woke it): it is closed and the partition restarts.
+ */
+async function pullOnce(consumer: Consumer, max: number): Promise<JsMsg[]> {
+  const received: JsMsg[] = [];
+  const messages = await consumer.fetch({ max_messages: max, expires: PULL_EXPIRES_MS });
+  let hung = false;
+  const watchdog = setTimeout(() => {
+    hung = true;
+    void messages.close();
+  }, PULL_DEADLINE_MS);
+  try {
+    for await (const message of messages) received.push(message);
+  } catch (error) {
+    if (/heartbeats missed/i.test(String(error))) throw new MissedHeartbeats(received);
+    throw error;
+  } finally {
+    clearTimeout(watchdog);
+  }
+  if (hung) throw new Error(`a pull did not end within ${PULL_DEADLINE_MS} ms; restarting`);
+  return received;
+}
+
+/**
+ * Acknowledges through `message`, waiting for the server to confirm, a few times. Unconfirmed, it reports
+ * and goes on: the next acknowledgement covers this one (AckPolicy.All), and what a next owner sees again
+ * is written idempotently.
+ */
+async function ackWithRetry(
+  message: JsMsg,
+  giveUp: () => boolean,
+  onError: ((error: unknown) => void) | undefined,
+): Promise<void> {
+  let failure: unknown = 'no confirmation';
+  for (let attempt = 1; attempt <= 3 && !giveUp(); attempt++) {
     try {
       if (await message.ackAck({ timeout: 5000 })) return;
-    } catch {
-      // retried below
+    } catch (error) {
+      failure = error;
     }
-    // Not acknowledged: the next owner (or this runner) sees these again and the writes are idempotent.
-    if (giveUp() || attempt >= 10) return;
     await pause(500);
   }
+  onError?.(
+    new Error(`acknowledgement through stream sequence ${message.seq} not confirmed: ${String(failure)}`),
+  );
 }
 
 function pause(ms: number): Promise<void> {

@@ -125,7 +125,7 @@ describe.skipIf(unavailable !== undefined)(
         mkdirSync(ARTIFACTS, { recursive: true });
         for (const [i, p] of processes.entries()) {
           writeFileSync(join(ARTIFACTS, `scale-out-process-${i}.log`), p.output());
-          console.error(`process ${i} (whole log in test-artifacts/):\n${p.output().slice(-1500)}`);
+          console.error(`process ${i} (whole log in test-artifacts/):\n${logDigest(p.output())}`);
         }
         throw error;
       });
@@ -180,21 +180,25 @@ function webhookDefinitions(dir: string): string {
   return folder;
 }
 
-/** Milliseconds from `since` until every lease is held and none by `deadWorker`. */
+/**
+ * Milliseconds from `since` until every lease is held and none by `deadWorker`. The leases are read by
+ * key, not listed: a listing opens a consumer on the bucket each time.
+ */
 async function waitForLeasesWithout(stream: string, deadWorker: string, since: number): Promise<number> {
   const connection = await connect({ servers: TEST_NATS_URL });
+  const keys = Array.from({ length: PARTITIONS }, (_, p) => [`lease.user.${p}`, `lease.acct.${p}`]).flat();
   try {
     const kv = await new Kvm(connection).open(`${stream}_leases`);
     for (;;) {
       const owners: string[] = [];
-      for await (const key of await kv.keys('lease.>')) {
+      for (const key of keys) {
         const entry = await kv.get(key);
         if (entry !== null && entry.operation === 'PUT') owners.push(entry.string());
       }
-      if (owners.length === 2 * PARTITIONS && !owners.includes(deadWorker)) return Date.now() - since;
+      if (owners.length === keys.length && !owners.includes(deadWorker)) return Date.now() - since;
       if (Date.now() - since > 60_000)
         throw new Error(`leases still held by ${deadWorker}: ${owners.join(',')}`);
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, 500));
     }
   } finally {
     await connection.close();
@@ -238,4 +242,44 @@ async function startWebhookReceiver(): Promise<{
     deliveries: () => deliveries,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
+}
+
+/**
+ * What a process log says about its partitions: every acquisition and release with its time, and each
+ * distinct warning or error with how often and when it first and last came.
+ */
+function logDigest(log: string): string {
+  const lines: string[] = [];
+  const problems = new Map<string, { count: number; first: number; last: number }>();
+  for (const line of log.split('\n')) {
+    let entry: {
+      level?: number;
+      time?: number;
+      msg?: string;
+      unit?: string;
+      reason?: string;
+      err?: { message?: string };
+      nats?: string;
+    };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      if (line.trim() !== '') lines.push(line.slice(0, 200));
+      continue;
+    }
+    const time = new Date(entry.time ?? 0).toISOString().slice(11, 23);
+    if ((entry.level ?? 0) >= 40) {
+      const key = `${entry.unit ?? ''} ${entry.msg}: ${entry.err?.message ?? entry.nats ?? ''}`.slice(0, 200);
+      const seen = problems.get(key) ?? { count: 0, first: entry.time ?? 0, last: 0 };
+      seen.count++;
+      seen.last = entry.time ?? 0;
+      problems.set(key, seen);
+    } else if (entry.unit !== undefined)
+      lines.push(`${time} ${entry.msg} ${entry.unit} ${entry.reason ?? ''}`);
+  }
+  for (const [key, { count, first, last }] of problems) {
+    const at = (t: number) => new Date(t).toISOString().slice(11, 23);
+    lines.push(`${count}x ${key} (${at(first)} to ${at(last)})`);
+  }
+  return lines.slice(-60).join('\n');
 }

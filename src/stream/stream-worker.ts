@@ -37,7 +37,8 @@ export interface StreamWorkerOptions {
   /** Messages per batch (default 1,000). */
   readonly batchSize?: number;
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
-  readonly onError?: (error: unknown) => void;
+  /** A failure, with the unit (`user.3`) whose partition restarts because of it, when there is one. */
+  readonly onError?: (error: unknown, unit?: string) => void;
 }
 
 /**
@@ -127,8 +128,9 @@ export class StreamWorker {
         stream: kind === 'user' ? topology.stream : accountStreamName(topology),
         subject: kind === 'user' ? userSubject(topology, partition) : accountSubject(topology, partition),
         durable: `${kind}-${partition}`,
+        mayRun: async () => (await this.leases?.holds(unit)) ?? false,
         ...(this.options.batchSize === undefined ? {} : { batchSize: this.options.batchSize }),
-        ...(this.options.onError === undefined ? {} : { onError: this.options.onError }),
+        onError: (error) => this.options.onError?.(error, unit),
       },
       createHandler,
     );
