@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { OUTBOX_MIGRATION, SqliteOutbox } from './sqlite-outbox.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 import { toAccountRecord } from '../account-record.js';
 import type { EventType, TraitChange, TraitSource } from '../../core/events/event.js';
 import type {
@@ -262,6 +263,9 @@ interface DefinitionVersionRow {
   created_at: number;
 }
 
+/** SQLite's own automatic checkpoint threshold, restored if the checkpoint thread fails. */
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
+
 const EVENT_COLUMNS = 'seq, message_id, type, ts, received_at, user_id, anonymous_id, account_id, body';
 
 /**
@@ -280,7 +284,10 @@ export class SqliteStore implements Store {
   /** Each write method's body wrapped once in BEGIN IMMEDIATE ... COMMIT (rolled back if it throws). */
   private readonly transactions;
 
-  private constructor(db: Database.Database) {
+  private constructor(
+    db: Database.Database,
+    private readonly checkpointer?: WalCheckpointer,
+  ) {
     this.db = db;
     this.outbox = new SqliteOutbox(db);
     this.statements = prepareStatements(db);
@@ -326,7 +333,17 @@ export class SqliteStore implements Store {
       db.pragma('busy_timeout = 5000');
       db.pragma('cache_size = -32000');
       migrate(db, path);
-      return new SqliteStore(db);
+      if (path === ':memory:' || path.startsWith('file:')) return new SqliteStore(db);
+      // Checkpoints move to a thread (see WalCheckpointer); back on this connection if the thread fails.
+      db.pragma('wal_autocheckpoint = 0');
+      const checkpointer = WalCheckpointer.start({
+        path,
+        synchronous: options.synchronous ?? 'NORMAL',
+        onFailure: () => {
+          if (db.open) db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+        },
+      });
+      return new SqliteStore(db, checkpointer);
     } catch (error) {
       db.close();
       throw error;
@@ -773,6 +790,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
 }
