@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import type { AnalysisData } from '../core/analysis/account-timeline.js';
 import { AnalysisAccumulator } from '../core/analysis/analysis-accumulator.js';
 import type { ProductEvent, TraitChange } from '../core/events/event.js';
-import { parseEvent, parseEventLine } from '../core/events/parse-event.js';
+import { parseEvent } from '../core/events/parse-event.js';
 import { IdentityResolver } from '../core/identity/identity-resolver.js';
 import { SourceFileError } from '../sources/crm/csv-rows.js';
+import { AccountKeyCollector } from '../sources/joins/read-account-keys.js';
 import { loadWorkspaceSources } from '../sources/joins/workspace-sources.js';
 import { readLines } from '../sources/read-lines.js';
 import { openStore } from '../store/open-store.js';
@@ -68,20 +69,32 @@ export async function loadAnalysisData(
     const eventsPath = join(source.exportDir, 'events.ndjson');
     if (!existsSync(eventsPath))
       throw new AnalysisInputError(`${source.exportDir}: no events.ndjson in it (not a workspace export)`);
+    // One pass: the CRM and billing joins need the accounts' keys, collected from the same parsed lines
+    // (a separate scan parsed most lines a second time).
+    const keys = new AccountKeyCollector();
+    for await (const chunk of readLines(eventsPath)) {
+      for (const line of chunk.lines) {
+        if (line.trim() === '') continue;
+        let message: unknown;
+        try {
+          message = JSON.parse(line);
+        } catch {
+          fold.rejected++;
+          continue;
+        }
+        keys.add(message);
+        const parsed = parseEvent(message);
+        if (parsed.ok) fold.add(parsed.value);
+        else fold.rejected++;
+      }
+      options.onProgress?.(chunk.bytesRead, chunk.totalBytes);
+    }
     try {
-      traitChanges = (await loadWorkspaceSources(source.exportDir, warnings)).traitChanges;
+      traitChanges = (await loadWorkspaceSources(source.exportDir, warnings, { accountKeys: keys.keys() }))
+        .traitChanges;
     } catch (error) {
       if (error instanceof SourceFileError) throw new AnalysisInputError(error.message);
       throw error;
-    }
-    for await (const chunk of readLines(eventsPath)) {
-      chunk.lines.forEach((line, i) => {
-        if (line.trim() === '') return;
-        const parsed = parseEventLine(line, chunk.firstLineNumber + i);
-        if (parsed.ok) fold.add(parsed.value);
-        else fold.rejected++;
-      });
-      options.onProgress?.(chunk.bytesRead, chunk.totalBytes);
     }
   } else if ('dataDir' in source) {
     if (!existsSync(source.dataDir))

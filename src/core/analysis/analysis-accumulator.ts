@@ -35,6 +35,7 @@ export class AnalysisAccumulator {
   private readonly windowMs: number;
   private readonly accounts = new Map<string, AccountState>();
   private readonly featureIds = new Map<string, number>();
+  private readonly featureIdsByType = new Map<string, Map<string, number>>();
   private readonly featureNames: string[] = [];
   private dataEnd = Number.NEGATIVE_INFINITY;
   private kept = 0;
@@ -66,7 +67,7 @@ export class AnalysisAccumulator {
     if (event.name === undefined) return;
     const anchor = account.createdAt ?? account.firstSeenAt;
     if (t >= anchor + this.windowMs) return;
-    const feature = this.featureId(featureKey(event.type, event.name));
+    const feature = this.featureOf(event.type, event.name);
     if (feature === undefined) return;
     let user = account.userIndex.get(event.userId);
     if (user === undefined) {
@@ -135,6 +136,18 @@ export class AnalysisAccumulator {
       dataEnd: Number.isFinite(this.dataEnd) ? this.dataEnd : 0,
       withoutEvents,
     };
+  }
+
+  /** The feature id of a (type, name), looked up without building its key string each time. */
+  private featureOf(type: 'track' | 'page' | 'screen', name: string): number | undefined {
+    let byName = this.featureIdsByType.get(type);
+    if (byName === undefined) this.featureIdsByType.set(type, (byName = new Map()));
+    let id = byName.get(name);
+    if (id === undefined) {
+      id = this.featureId(featureKey(type, name));
+      if (id !== undefined) byName.set(name, id);
+    }
+    return id;
   }
 
   private featureId(key: string): number | undefined {

@@ -56,6 +56,8 @@ interface SubscriptionSnapshot {
 
 interface SubscriptionHistory {
   customerId: string;
+  /** When the subscription was first seen, among all subscriptions (timelines keep this order). */
+  readonly ordinal: number;
   readonly snapshots: SubscriptionSnapshot[];
 }
 
@@ -134,6 +136,9 @@ export class BillingLedger {
   private readonly customerState = new Map<string, LedgerCustomer>();
   private readonly subscriptions = new Map<string, SubscriptionHistory>();
   private readonly invoices = new Map<string, PaidInvoice>();
+  /** The same subscriptions and invoice ids by customer: a timeline reads only its own customers'. */
+  private readonly subscriptionsOf = new Map<string, SubscriptionHistory[]>();
+  private readonly invoicesOf = new Map<string, Set<string>>();
   private seq = 0;
 
   /** Whether the event id was applied (or acknowledged as unhandled) already. */
@@ -190,8 +195,11 @@ export class BillingLedger {
     const items = subscriptionItems(object);
     let history = this.subscriptions.get(subscriptionId);
     if (history === undefined) {
-      history = { customerId, snapshots: [] };
+      history = { customerId, ordinal: this.subscriptions.size, snapshots: [] };
       this.subscriptions.set(subscriptionId, history);
+      const owned = this.subscriptionsOf.get(customerId);
+      if (owned === undefined) this.subscriptionsOf.set(customerId, [history]);
+      else owned.push(history);
     }
     const latest = history.snapshots[history.snapshots.length - 1];
     const stale = latest !== undefined && latest.at > at;
@@ -210,7 +218,13 @@ export class BillingLedger {
       return { kind: 'invalid', code: 'missing_customer', message: 'data.object: expected id and customer' };
     const paidAt = finite(record(object['status_transitions'])?.['paid_at']);
     const amountPaid = finite(object['amount_paid']) ?? 0;
+    const previous = this.invoices.get(invoiceId);
+    if (previous !== undefined && previous.customerId !== customerId)
+      this.invoicesOf.get(previous.customerId)?.delete(invoiceId);
     this.invoices.set(invoiceId, { at: paidAt === undefined ? at : paidAt * 1000, amountPaid, customerId });
+    const owned = this.invoicesOf.get(customerId);
+    if (owned === undefined) this.invoicesOf.set(customerId, new Set([invoiceId]));
+    else owned.add(invoiceId);
     this.touchCustomer(customerId, text(object['customer_email']));
     return { kind: 'applied', customerId, stale: false };
   }
@@ -238,15 +252,20 @@ export class BillingLedger {
    * licensed items; with several currencies it reports the largest (no FX conversion).
    */
   timeline(customerIds: readonly string[]): readonly BillingPoint[] {
-    const owned = new Set(customerIds);
-    const subscriptions = [...this.subscriptions.values()].filter((s) => owned.has(s.customerId));
-    const paid = [...this.invoices.values()]
-      .filter((i) => owned.has(i.customerId) && i.amountPaid > 0)
-      .map((i) => i.at);
-    const firstPaid = paid.length === 0 ? undefined : Math.min(...paid);
+    const owned = [...new Set(customerIds)];
+    const subscriptions = owned
+      .flatMap((c) => this.subscriptionsOf.get(c) ?? [])
+      .sort((a, b) => a.ordinal - b.ordinal);
+    const invoices = owned.flatMap((c) =>
+      [...(this.invoicesOf.get(c) ?? [])].map((id) => this.invoices.get(id) as PaidInvoice),
+    );
+    let firstPaid: number | undefined;
+    for (const invoice of invoices)
+      if (invoice.amountPaid > 0 && (firstPaid === undefined || invoice.at < firstPaid))
+        firstPaid = invoice.at;
     const times = new Set<number>();
     for (const s of subscriptions) for (const snapshot of s.snapshots) times.add(snapshot.at);
-    for (const invoice of this.invoices.values()) if (owned.has(invoice.customerId)) times.add(invoice.at);
+    for (const invoice of invoices) times.add(invoice.at);
     const points: BillingPoint[] = [];
     let previous = '';
     for (const at of [...times].sort((a, b) => a - b)) {

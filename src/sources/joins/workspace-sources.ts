@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { TraitChange } from '../../core/events/event.js';
-import { resolveJoins, type ResolvedJoins } from '../../core/sources/join-resolver.js';
+import { resolveJoins, type AccountJoinKeys, type ResolvedJoins } from '../../core/sources/join-resolver.js';
 import {
   billingTraitChanges,
   crmTraitChange,
@@ -37,6 +37,11 @@ export interface LoadWorkspaceSourcesOptions {
    * join report then still counts them); default false, which saves a whole pass over the events.
    */
   readonly alwaysScanAccounts?: boolean;
+  /**
+   * The accounts' join keys, collected by a caller that already read every event (AccountKeyCollector):
+   * no scan of events.ndjson then.
+   */
+  readonly accountKeys?: readonly AccountJoinKeys[];
 }
 
 /**
@@ -57,7 +62,8 @@ export async function loadWorkspaceSources(
   // over events.ndjson (about 7% of an import's time without CRM or billing files).
   const joinable =
     options.alwaysScanAccounts === true || existsSync(companiesPath) || existsSync(billingPath);
-  const accounts = joinable && existsSync(eventsPath) ? await readAccountJoinKeys(eventsPath) : [];
+  const accounts =
+    options.accountKeys ?? (joinable && existsSync(eventsPath) ? await readAccountJoinKeys(eventsPath) : []);
   const companies = existsSync(companiesPath) ? await readCompaniesCsv(companiesPath, warnings) : undefined;
   const owners = existsSync(ownersPath) ? await readOwnersCsv(ownersPath, warnings) : undefined;
   const billing = existsSync(billingPath) ? await readStripeEvents(billingPath) : undefined;
