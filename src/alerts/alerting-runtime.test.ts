@@ -106,6 +106,35 @@ describe('createAlerting', () => {
     await after.close();
   });
 
+  it('keeps the per-account frequency cap across a restart: an account alerted before is not alerted again within it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pql-cap-'));
+    dirs.push(dir);
+    const path = join(dir, 'pql.sqlite');
+    const reps = [rep('a')];
+    const definitions = loaded([calls('two-calls', 2), calls('three-calls', 3)]);
+    const capped = { ...WEBHOOK, accountCapMs: 3_600_000 };
+
+    const before = SqliteStore.open(path);
+    const first = createAlerting(capped, reps);
+    const detector = await Detector.open(before, definitions, { alerting: first?.detectorOption });
+    await detector.ingest([call('acc-0', 1), call('acc-0', 2), call('acc-1', 1)]);
+    expect(Object.keys(await owners(before))).toEqual(['two-calls:acc-0']);
+    await before.close();
+
+    const after = SqliteStore.open(path);
+    const second = createAlerting(capped, reps);
+    const restarted = await Detector.open(after, definitions, { alerting: second?.detectorOption });
+    // acc-0's second PQL falls within its cap; acc-1, never alerted, is alerted at its first.
+    await restarted.ingest([call('acc-0', 3), call('acc-1', 2)]);
+    expect((await after.listPqls()).map((p) => `${p.definitionId}:${p.accountId}`).sort()).toEqual([
+      'three-calls:acc-0',
+      'two-calls:acc-0',
+      'two-calls:acc-1',
+    ]);
+    expect(Object.keys(await owners(after)).sort()).toEqual(['two-calls:acc-0', 'two-calls:acc-1']);
+    await after.close();
+  });
+
   it("routes a definition's PQLs by its own segments, others by the global rules", async () => {
     const store = SqliteStore.open(':memory:');
     const reps = [rep('ent-global'), rep('ent-own'), rep('rr')];

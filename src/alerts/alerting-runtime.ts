@@ -91,7 +91,7 @@ export function createAlerting(
   const restored = (store: Store): Promise<void> => {
     let restore = restoring.get(store);
     if (restore === undefined) {
-      restore = restoreSticky(router, store).catch((error: unknown) => {
+      restore = restoreFromOutbox(router, lastAlertAt, store).catch((error: unknown) => {
         restoring.delete(store); // the next batch tries again
         throw error;
       });
@@ -131,7 +131,23 @@ export function createAlerting(
 /** Alerts read back to restore sticky assignments; the newest first, so a very long outbox keeps the recent ones. */
 const RESTORE_LIMIT = 1_000_000;
 
-async function restoreSticky(router: OwnerRouter, store: Store): Promise<void> {
+/**
+ * What routing and the frequency cap remember, rebuilt from the outbox after a restart: the sticky
+ * assignments, and when each account was last alerted (so a restart does not reopen its cap).
+ */
+async function restoreFromOutbox(
+  router: OwnerRouter,
+  lastAlertAt: Map<string, number>,
+  store: Store,
+): Promise<void> {
   const alerts = await store.listAlerts({ limit: RESTORE_LIMIT });
   router.restoreSticky(stickyAssignments(alerts.map((alert) => alert.payload)));
+  for (const alert of alerts) {
+    const accountId = (alert.payload as { accountId?: unknown } | null)?.accountId;
+    if (typeof accountId !== 'string') continue;
+    const at = (alert.payload as { detectedAt?: unknown }).detectedAt;
+    const alertedAt = typeof at === 'number' ? at : alert.createdAt;
+    if (alertedAt > (lastAlertAt.get(accountId) ?? Number.NEGATIVE_INFINITY))
+      lastAlertAt.set(accountId, alertedAt);
+  }
 }
