@@ -1,7 +1,7 @@
 import { buildAlert } from '../core/alerts/alert.js';
 import type { Definition, VersionedDefinition } from '../core/definitions/definition.js';
 import type { Engine } from '../core/engine/create-engine.js';
-import type { Transition } from '../core/engine/transition.js';
+import type { QualifiedTransition, Transition } from '../core/engine/transition.js';
 import type { OwnerRouter, Rep, RouteOverrides } from '../core/routing/owner-router.js';
 import type { NewAlert, Store } from '../store/store.js';
 
@@ -73,8 +73,7 @@ export function createAlertPlanner(
         traits,
         signupAt: summary?.signupAt,
         lastSeenAt: summary?.lastEventAt,
-        people: options.engine
-          .accountUsers(t.accountId)
+        people: peopleBehind(options.engine, t)
           .slice(0, 10)
           .map(({ userId, events }) => {
             const user = options.engine.userTraits(userId);
@@ -92,6 +91,19 @@ export function createAlertPlanner(
     }
     return alerts;
   };
+}
+
+/**
+ * The users behind the clauses that held (the events named in the explanation), most active first; when
+ * the engine keeps none of those events (a fit-only definition), the account's most active users.
+ */
+function peopleBehind(
+  engine: Engine,
+  t: QualifiedTransition,
+): readonly { readonly userId: string; readonly events: number }[] {
+  const eventIds = t.explanation.clauses.filter((c) => c.holds === true).flatMap((c) => c.eventIds);
+  const behind = engine.usersBehind(t.accountId, eventIds);
+  return behind.length > 0 ? behind : engine.accountUsers(t.accountId);
 }
 
 /** What a definition's `route` changes for the router: its own rules and its fallback. */

@@ -135,6 +135,25 @@ describe('createAlerting', () => {
     await after.close();
   });
 
+  it('names the people behind the qualifying clauses, not the most active users overall', async () => {
+    const store = SqliteStore.open(':memory:');
+    const alerting = createAlerting(WEBHOOK, [rep('a')]);
+    const detector = await Detector.open(store, loaded([calls('two-calls', 2)]), {
+      alerting: alerting?.detectorOption,
+    });
+    const browsing = Array.from({ length: 5 }, (_, n): ProductEvent => ({
+      ...call('acc-0', 10 + n),
+      messageId: `browse-${n}`,
+      userId: 'reader',
+      event: 'Docs Viewed',
+    }));
+    await detector.ingest([...browsing, call('acc-0', 20), call('acc-0', 21)]);
+    const [alert] = await store.listAlerts({ limit: 10 });
+    const people = (alert?.payload as { people: { userId: string; events: number }[] }).people;
+    expect(people).toEqual([expect.objectContaining({ userId: 'acc-0-u', events: 2 })]);
+    await store.close();
+  });
+
   it("routes a definition's PQLs by its own segments, others by the global rules", async () => {
     const store = SqliteStore.open(':memory:');
     const reps = [rep('ent-global'), rep('ent-own'), rep('rr')];

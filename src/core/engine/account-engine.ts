@@ -153,7 +153,7 @@ export class AccountEngine {
       const eventId = matches.count > 0 ? detachString(event.messageId) : event.messageId;
       for (let i = 0; i < matches.count; i++) {
         const stream = matches.streams[i] as Stream;
-        account.log(stream).insert(time, matches.values[i] as number, eventId);
+        account.log(stream).insert(time, matches.values[i] as number, eventId, user);
         const definitions = this.definitionsByStream[stream.index] ?? EMPTY;
         for (const d of definitions) this.touch(d, stamp);
       }

@@ -51,6 +51,14 @@ export interface Engine {
   accountSummary(accountId: string): AccountSummary | undefined;
   /** Users active in the account with their activity counts, most active first (the people behind a PQL). */
   accountUsers(accountId: string): readonly { readonly userId: string; readonly events: number }[];
+  /**
+   * The users behind some of an account's events (e.g. an explanation's `eventIds`), with their event
+   * counts, most active first. Only ids the engine still keeps (the latest 10 per signal) are found.
+   */
+  usersBehind(
+    accountId: string,
+    eventIds: readonly string[],
+  ): readonly { readonly userId: string; readonly events: number }[];
   /** The user's latest identify traits (email, name), for alerts; never logged. */
   userTraits(userId: string): Readonly<Record<string, unknown>> | undefined;
   stats(): EngineStats;
@@ -140,6 +148,21 @@ export function createEngine(options: EngineOptions): Engine {
       const counts = account?.userEvents ?? [];
       return ids
         .map((user, i) => ({ userId: accounts.userName(user), events: counts[i] as number }))
+        .sort((a, b) => b.events - a.events);
+    },
+    usersBehind(accountId, eventIds) {
+      const account = accounts.account(accountId);
+      if (account === undefined || eventIds.length === 0) return [];
+      const wanted = new Set(eventIds);
+      const found = new Set<number>();
+      for (const log of account.logs) log?.usersOf(wanted, found);
+      const ids = account.userIds ?? [];
+      const counts = account.userEvents ?? [];
+      return [...found]
+        .map((user) => ({
+          userId: accounts.userName(user),
+          events: (counts[ids.indexOf(user)] ?? 0) as number,
+        }))
         .sort((a, b) => b.events - a.events);
     },
     userTraits(userId) {

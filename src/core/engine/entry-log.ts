@@ -34,6 +34,8 @@ export class EntryLog {
   private recentCount = 0;
   private recentStart = 0;
   private recentTimes: number[] | undefined = undefined;
+  /** The user (registry index, -1 unknown) of each kept id, parallel to `recentIds`. */
+  private recentUsers: number[] | undefined = undefined;
   /** Key logs: the keys seen and the latest entry time of each (parallel arrays; keys are few per account). */
   private keys: number[] | undefined = undefined;
   private keyLastTimes: number[] | undefined = undefined;
@@ -55,7 +57,7 @@ export class EntryLog {
   }
 
   /** Inserts an entry in time order (ties keep arrival order); appends in O(1) when in order. */
-  insert(time: number, value: number, eventId: string): void {
+  insert(time: number, value: number, eventId: string, user = -1): void {
     const times = this.times;
     const n = times.length;
     if (this.daily) {
@@ -64,7 +66,7 @@ export class EntryLog {
         // In order: a later event of the same UTC day changes nothing.
         if (Math.floor(last / DAY_MS) === Math.floor(time / DAY_MS)) return;
         times.push(time);
-        this.keepId(time, eventId);
+        this.keepId(time, eventId, user);
         return;
       }
       const at = upperBound(times, time);
@@ -75,7 +77,7 @@ export class EntryLog {
       if (after !== undefined && Math.floor(after / DAY_MS) === day) times[at] = time;
       else if (at === n) times.push(time);
       else times.splice(at, 0, time);
-      this.keepId(time, eventId);
+      this.keepId(time, eventId, user);
       return;
     }
     if (this.tracksKeys) this.noteKey(value, time);
@@ -102,7 +104,7 @@ export class EntryLog {
         for (let i = at + 2; i <= n + 1; i++) prefix[i] = (prefix[i] as number) + value;
       }
     }
-    this.keepId(time, eventId);
+    this.keepId(time, eventId, user);
   }
 
   /**
@@ -126,13 +128,15 @@ export class EntryLog {
     }
   }
 
-  private keepId(time: number, eventId: string): void {
+  private keepId(time: number, eventId: string, user: number): void {
     let ids = this.recentIds;
     let times = this.recentTimes;
-    if (ids === undefined || times === undefined) {
+    let users = this.recentUsers;
+    if (ids === undefined || times === undefined || users === undefined) {
       // Fixed capacity, filled in place: no growth slack and no allocation per insert.
       ids = this.recentIds = new Array<string>(KEPT_IDS).fill('');
       times = this.recentTimes = new Array<number>(KEPT_IDS).fill(0);
+      users = this.recentUsers = new Array<number>(KEPT_IDS).fill(-1);
     }
     const n = this.recentCount;
     if (n === KEPT_IDS) {
@@ -142,6 +146,7 @@ export class EntryLog {
         // In order: the new id replaces the oldest, which is where the ring starts.
         ids[start] = eventId;
         times[start] = time;
+        users[start] = user;
         this.recentStart = (start + 1) % KEPT_IDS;
         return;
       }
@@ -154,9 +159,11 @@ export class EntryLog {
         const to = (start + i - 1) % KEPT_IDS;
         ids[to] = ids[from] as string;
         times[to] = times[from] as number;
+        users[to] = users[from] as number;
       }
       ids[(start + at - 1) % KEPT_IDS] = eventId;
       times[(start + at - 1) % KEPT_IDS] = time;
+      users[(start + at - 1) % KEPT_IDS] = user;
       return;
     }
     // Not full yet: the ring has not wrapped (recentStart is 0), logical and physical indexes agree.
@@ -165,9 +172,11 @@ export class EntryLog {
     for (let i = n; i > at; i--) {
       ids[i] = ids[i - 1] as string;
       times[i] = times[i - 1] as number;
+      users[i] = users[i - 1] as number;
     }
     ids[at] = eventId;
     times[at] = time;
+    users[at] = user;
     this.recentCount = n + 1;
   }
 
@@ -205,6 +214,18 @@ export class EntryLog {
       if (t >= from && t <= to) result.push(ids[at] as string);
     }
     return result;
+  }
+
+  /** The users (registry indexes) behind those of `eventIds` this log still keeps. */
+  usersOf(eventIds: ReadonlySet<string>, into: Set<number>): void {
+    const ids = this.recentIds;
+    const users = this.recentUsers;
+    if (ids === undefined || users === undefined) return;
+    for (let i = 0; i < this.recentCount; i++) {
+      const at = (this.recentStart + i) % KEPT_IDS;
+      const user = users[at] as number;
+      if (user >= 0 && eventIds.has(ids[at] as string)) into.add(user);
+    }
   }
 
   /** Number of distinct keys whose latest entry is at or after `from` (key logs). */
