@@ -142,10 +142,14 @@ describe('createAlerting', () => {
       alerting: alerting?.detectorOption,
     });
     const browsing = Array.from({ length: 5 }, (_, n): ProductEvent => ({
-      ...call('acc-0', 10 + n),
+      type: 'track',
       messageId: `browse-${n}`,
       userId: 'reader',
+      anonymousId: undefined,
+      timestamp: T0 + 10 + n,
+      contextGroupId: 'acc-0',
       event: 'Docs Viewed',
+      properties: {},
     }));
     await detector.ingest([...browsing, call('acc-0', 20), call('acc-0', 21)]);
     const [alert] = await store.listAlerts({ limit: 10 });

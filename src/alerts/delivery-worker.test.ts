@@ -185,6 +185,32 @@ describe('delivery worker with the signed webhook channel', () => {
     });
   });
 
+  it('remembers an endpoint disabled by 410 across a restart, and enables it again when its alerts are re-queued', async () => {
+    const gone = await receiver([status(410), ok]);
+    const store = SqliteStore.open(':memory:');
+    const target = `${gone.url}/hook`;
+    const channel = new WebhookChannel({ url: 'unused', secret: SECRET });
+    await enqueue(store, 'webhook', ['a1'], target);
+    await worker(store, channel).drain();
+    expect(gone.received).toHaveLength(1);
+
+    // A new worker (a restart) does not try the endpoint again for a new alert.
+    await store.commitTransitions({
+      transitions: [qualified('a2')],
+      alerts: [{ transitionIndex: 0, channel: 'webhook', target, payload: alert('a2') }],
+      detectedAt: T0,
+    });
+    await worker(store, channel).drain();
+    expect(gone.received).toHaveLength(1);
+    expect((await store.listAlerts()).map((a) => a.status)).toEqual(['disabled', 'disabled']);
+
+    // Fixed and re-queued: both go out.
+    for (const a of await store.listAlerts()) await store.retryAlert(a.id, T0);
+    await worker(store, channel).drain();
+    expect(gone.received).toHaveLength(3);
+    expect((await store.listAlerts()).map((a) => a.status)).toEqual(['delivered', 'delivered']);
+  });
+
   it('410 disables the endpoint; a 400 is dead-lettered at once; too many failures end in a dead letter with the reason', async () => {
     const gone = await receiver([status(410)]);
     const store = SqliteStore.open(':memory:');

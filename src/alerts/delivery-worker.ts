@@ -37,6 +37,13 @@ interface Bucket {
   updatedAt: number;
 }
 
+/** The newest disabled alerts read to know the disabled endpoints (an endpoint is one channel and target). */
+const DISABLED_ALERTS_READ = 1000;
+
+function endpointOf(channel: string, target: string): string {
+  return `${channel}\u0000${target}`;
+}
+
 /**
  * Sends outbox alerts at least once with a stable idempotency key: claims due alerts, sends each on its
  * channel, and records the outcome — delivered; retried with exponential backoff and full jitter (or at
@@ -48,7 +55,14 @@ export class DeliveryWorker {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly buckets = new Map<string, Bucket>();
-  private readonly disabledEndpoints = new Set<string>();
+  /**
+   * Endpoints disabled by an HTTP 410: those of the outbox's `disabled` alerts, read at the first pass and
+   * again whenever an alert is due for one, so a restart remembers them, every worker sharing the outbox
+   * agrees, and re-queueing an endpoint's disabled alerts (after fixing it) enables it again.
+   */
+  private disabledEndpoints = new Set<string>();
+  private disabledLoaded = false;
+  private disabledCheckedThisPass = false;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private pass: (() => void) | undefined;
@@ -63,6 +77,11 @@ export class DeliveryWorker {
   /** Claims and attempts every due alert once; returns how many were attempted. */
   async runOnce(): Promise<number> {
     const o = this.options;
+    if (!this.disabledLoaded) {
+      await this.loadDisabledEndpoints();
+      this.disabledLoaded = true;
+    }
+    this.disabledCheckedThisPass = false;
     const claimed = await o.store.claimAlerts(
       this.workerId,
       this.now(),
@@ -74,7 +93,7 @@ export class DeliveryWorker {
     for (const alert of claimed) {
       const channel = o.channels.get(alert.channel);
       if (channel?.paced === true && channel.sendDigest !== undefined) {
-        const key = `${alert.channel}\u0000${alert.target}`;
+        const key = endpointOf(alert.channel, alert.target);
         const group = bursts.get(key) ?? [];
         group.push(alert);
         bursts.set(key, group);
@@ -96,10 +115,10 @@ export class DeliveryWorker {
   private async sendDigest(group: readonly AlertRecord[]): Promise<void> {
     const first = group[0] as AlertRecord;
     const channel = this.options.channels.get(first.channel) as Channel;
-    const endpoint = `${first.channel}\u0000${first.target}`;
+    const endpoint = endpointOf(first.channel, first.target);
     let outcome: AlertOutcome;
     const wait = this.takeToken(endpoint);
-    if (this.disabledEndpoints.has(endpoint))
+    if (await this.isDisabled(endpoint))
       outcome = { kind: 'disabled', error: 'endpoint disabled after HTTP 410' };
     else if (wait > 0) outcome = { kind: 'deferred', at: this.now() + wait };
     else {
@@ -127,8 +146,8 @@ export class DeliveryWorker {
     const channel = this.options.channels.get(record.channel);
     if (channel === undefined)
       return { kind: 'dead', error: `channel "${record.channel}" is not configured` };
-    const endpoint = `${record.channel}\u0000${record.target}`;
-    if (this.disabledEndpoints.has(endpoint))
+    const endpoint = endpointOf(record.channel, record.target);
+    if (await this.isDisabled(endpoint))
       return { kind: 'disabled', error: 'endpoint disabled after HTTP 410' };
     if (channel.paced) {
       const wait = this.takeToken(endpoint);
@@ -148,6 +167,24 @@ export class DeliveryWorker {
       result = { kind: 'retry', error: error instanceof Error ? error.message : String(error) };
     }
     return this.outcomeFor(record, result, endpoint);
+  }
+
+  /** Whether `endpoint` is disabled, asking the outbox again (once a pass) before saying yes. */
+  private async isDisabled(endpoint: string): Promise<boolean> {
+    if (!this.disabledEndpoints.has(endpoint)) return false;
+    if (!this.disabledCheckedThisPass) {
+      this.disabledCheckedThisPass = true;
+      await this.loadDisabledEndpoints();
+    }
+    return this.disabledEndpoints.has(endpoint);
+  }
+
+  private async loadDisabledEndpoints(): Promise<void> {
+    const disabled = await this.options.store.listAlerts({
+      status: 'disabled',
+      limit: DISABLED_ALERTS_READ,
+    });
+    this.disabledEndpoints = new Set(disabled.map((a) => endpointOf(a.channel, a.target)));
   }
 
   private outcomeFor(record: AlertRecord, result: SendResult, endpoint: string): AlertOutcome {
