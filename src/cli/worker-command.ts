@@ -64,7 +64,9 @@ export async function runWorker(flags: ServeFlags, io: CliIo, extras: WorkerExtr
     // A NATS restart must not end the worker: it reconnects and its runners retry.
     maxReconnectAttempts: -1,
   });
-  void logConnectionStatus(connection, logger);
+  logConnectionStatus(connection, logger).catch((error: unknown) =>
+    logger.warn({ err: error }, 'nats connection status'),
+  );
   const bus = await NatsBus.connect({
     servers: stream.servers,
     subjectPrefix: stream.topology.subjectPrefix,

@@ -60,13 +60,14 @@ describe('WAL checkpoints off the writer thread', () => {
     const path = join(dir, 'pql.sqlite');
     const store = SqliteStore.open(path);
     try {
-      for (let round = 0; round < 40; round++) {
+      for (let round = 0; round < 80; round++) {
         await store.appendEvents(events(round * 1000, 1000));
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      // 40,000 events are about 20 MB of log pages: a log that is checkpointed and restarted stays far smaller.
-      expect(statSync(`${path}-wal`).size).toBeLessThan(8 * 2 ** 20);
-      expect(await store.countEvents()).toBe(40_000);
+      // 80,000 events are about 42 MB of log pages (the size the log reaches without the thread); one that is
+      // checkpointed and restarted stays several times smaller, even with the thread slowed by other work.
+      expect(statSync(`${path}-wal`).size).toBeLessThan(16 * 2 ** 20);
+      expect(await store.countEvents()).toBe(80_000);
     } finally {
       await store.close();
     }

@@ -24,7 +24,15 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.path);
 db.pragma('busy_timeout = 1000');
 db.pragma('synchronous = ' + workerData.synchronous);
-const checkpoint = () => db.pragma('wal_checkpoint(PASSIVE)');
+let failures = 0;
+const checkpoint = () => {
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+    failures = 0;
+  } catch (error) {
+    if (++failures >= 3) throw error; // ends the thread: the writer checkpoints on its own again
+  }
+};
 const timer = setInterval(checkpoint, workerData.intervalMs);
 parentPort.on('message', () => {
   clearInterval(timer);
