@@ -3,6 +3,7 @@ import { DedupeWindow } from '../events/dedupe-window.js';
 import type { Definition, VersionedDefinition } from '../definitions/definition.js';
 import { IdentityResolver } from '../identity/identity-resolver.js';
 import { AccountEngine, type AccountEngineStats } from './account-engine.js';
+import type { AccountState } from './account-state.js';
 import type { Explanation, QualificationRecord, Transition } from './transition.js';
 
 /** Options of `createEngine`. */
@@ -96,6 +97,20 @@ export function createEngine(options: EngineOptions): Engine {
   const identity = new IdentityResolver({ maxPendingPerUser: options.maxPendingPerUser ?? 1000 });
   const precedence = options.traitPrecedence ?? ['billing', 'crm', 'product'];
   if (options.qualifications !== undefined) accounts.restoreQualifications(options.qualifications);
+  /** An account's users (only those in `only`, when given) with their event counts, most active first. */
+  const rankedUsers = (
+    account: AccountState | undefined,
+    only?: ReadonlySet<number>,
+  ): { readonly userId: string; readonly events: number }[] => {
+    const ids = account?.userIds ?? [];
+    const counts = account?.userEvents ?? [];
+    const ranked: { userId: string; events: number }[] = [];
+    ids.forEach((user, i) => {
+      if (only === undefined || only.has(user))
+        ranked.push({ userId: accounts.userName(user), events: counts[i] as number });
+    });
+    return ranked.sort((a, b) => b.events - a.events);
+  };
 
   const buffer: Transition[] = [];
   const collect = (run: (out: Transition[]) => void): readonly Transition[] => {
@@ -143,12 +158,7 @@ export function createEngine(options: EngineOptions): Engine {
       };
     },
     accountUsers(accountId) {
-      const account = accounts.account(accountId);
-      const ids = account?.userIds ?? [];
-      const counts = account?.userEvents ?? [];
-      return ids
-        .map((user, i) => ({ userId: accounts.userName(user), events: counts[i] as number }))
-        .sort((a, b) => b.events - a.events);
+      return rankedUsers(accounts.account(accountId));
     },
     usersBehind(accountId, eventIds) {
       const account = accounts.account(accountId);
@@ -156,14 +166,7 @@ export function createEngine(options: EngineOptions): Engine {
       const wanted = new Set(eventIds);
       const found = new Set<number>();
       for (const log of account.logs) log?.usersOf(wanted, found);
-      const ids = account.userIds ?? [];
-      const counts = account.userEvents ?? [];
-      return [...found]
-        .map((user) => ({
-          userId: accounts.userName(user),
-          events: (counts[ids.indexOf(user)] ?? 0) as number,
-        }))
-        .sort((a, b) => b.events - a.events);
+      return rankedUsers(account, found);
     },
     userTraits(userId) {
       return identity.userTraits(userId);
