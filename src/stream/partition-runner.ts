@@ -126,7 +126,7 @@ export class PartitionRunner {
     let nextDelivery = 1;
     while (!this.stopping) {
       const batch: JsMsg[] = [];
-      for (const message of await this.pull(consumer, max)) {
+      for (const message of await this.pull(consumer, this.durable, max)) {
         if (message.info.deliverySequence !== nextDelivery) {
           throw new Error(
             `${this.options.subject}: delivery ${message.info.deliverySequence} after ${nextDelivery - 1}: deliveries were lost, restarting from the acknowledged floor`,
@@ -159,19 +159,31 @@ export class PartitionRunner {
   }
 
   /**
-   * One pull of up to `max` messages. A pull whose heartbeats went missing (this process or the server
-   * stalled for a second) ends with what it received and the loop pulls again: a delivery lost meanwhile
-   * shows as a gap in the delivery numbers, which restarts the partition. Only a consumer that is gone
-   * (taken over) is an error here.
+   * One pull of up to `max` messages from the consumer named `name`, waiting at most a second for them. A
+   * pull whose heartbeats went missing (this process or the server stalled for a second) ends with what it
+   * received and the caller pulls again: a delivery lost meanwhile shows as a gap in the delivery numbers,
+   * which restarts the partition; only a consumer that is gone (taken over) is an error then. A pull still
+   * open well after its expiry has lost its subscription's bookkeeping (one hung for minutes on a loaded
+   * machine, until a later hiccup woke it): it is closed and the partition restarts.
    */
-  private async pull(consumer: Consumer, max: number): Promise<JsMsg[]> {
+  private async pull(consumer: Consumer, name: string, max: number): Promise<JsMsg[]> {
+    const received: JsMsg[] = [];
+    const messages = await consumer.fetch({ max_messages: max, expires: PULL_EXPIRES_MS });
+    let hung = false;
+    const watchdog = setTimeout(() => {
+      hung = true;
+      messages.close().catch(() => {}); // the loop below ends either way
+    }, PULL_DEADLINE_MS);
     try {
-      return await pullOnce(consumer, max);
+      for await (const message of messages) received.push(message);
     } catch (error) {
-      if (!(error instanceof MissedHeartbeats)) throw error;
-      await this.jsm.consumers.info(this.options.stream, this.durable);
-      return error.received;
+      if (!/heartbeats missed/i.test(String(error))) throw error;
+      await this.jsm.consumers.info(this.options.stream, name);
+    } finally {
+      clearTimeout(watchdog);
     }
+    if (hung) throw new Error(`a pull did not end within ${PULL_DEADLINE_MS} ms; restarting`);
+    return received;
   }
 
   /**
@@ -239,14 +251,7 @@ export class PartitionRunner {
       let emptyPulls = 0;
       while (!done) {
         const batch: JsMsg[] = [];
-        let messages: JsMsg[];
-        try {
-          messages = await pullOnce(consumer, 5000);
-        } catch (error) {
-          if (!(error instanceof MissedHeartbeats)) throw error;
-          messages = error.received;
-        }
-        for (const message of messages) {
+        for (const message of await this.pull(consumer, info.name, 5000)) {
           // A skipped delivery number is a message lost to a dropped connection: the state would be wrong.
           if (message.info.deliverySequence !== nextDelivery++)
             throw new Error(`${this.options.subject}: the replay lost deliveries; restarting`);
@@ -275,38 +280,6 @@ export class PartitionRunner {
       await this.jsm.consumers.delete(this.options.stream, info.name).catch(() => {});
     }
   }
-}
-
-/** A pull whose heartbeats went missing, with what it received before. */
-class MissedHeartbeats extends Error {
-  constructor(readonly received: JsMsg[]) {
-    super('heartbeats missed');
-  }
-}
-
-/**
- * Pulls up to `max` messages, waiting at most a second for them to arrive. A pull still open well after
- * that has lost its subscription's bookkeeping (it hung for minutes once, on a loaded machine, until a
- * later hiccup woke it): it is closed and the partition restarts.
- */
-async function pullOnce(consumer: Consumer, max: number): Promise<JsMsg[]> {
-  const received: JsMsg[] = [];
-  const messages = await consumer.fetch({ max_messages: max, expires: PULL_EXPIRES_MS });
-  let hung = false;
-  const watchdog = setTimeout(() => {
-    hung = true;
-    messages.close().catch(() => {}); // the loop below ends either way
-  }, PULL_DEADLINE_MS);
-  try {
-    for await (const message of messages) received.push(message);
-  } catch (error) {
-    if (/heartbeats missed/i.test(String(error))) throw new MissedHeartbeats(received);
-    throw error;
-  } finally {
-    clearTimeout(watchdog);
-  }
-  if (hung) throw new Error(`a pull did not end within ${PULL_DEADLINE_MS} ms; restarting`);
-  return received;
 }
 
 /**

@@ -321,7 +321,8 @@ export class SqliteStore implements Store {
 
   /** Opens (creating the file, its directory and the schema if needed) the store at `path`; ':memory:' is allowed. */
   static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
-    if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
+    const onDisk = path !== ':memory:' && !path.startsWith('file:');
+    if (onDisk) mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path);
     try {
       // WAL: readers do not block the writer, and a commit is one append to the -wal file.
@@ -333,7 +334,7 @@ export class SqliteStore implements Store {
       db.pragma('busy_timeout = 5000');
       db.pragma('cache_size = -32000');
       migrate(db, path);
-      if (path === ':memory:' || path.startsWith('file:')) return new SqliteStore(db);
+      if (!onDisk) return new SqliteStore(db);
       // Checkpoints move to a thread (see WalCheckpointer); back on this connection if the thread fails.
       db.pragma('wal_autocheckpoint = 0');
       const checkpointer = WalCheckpointer.start({

@@ -12,6 +12,13 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
+/** A fresh directory, removed after the test. */
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pql-wal-'));
+  dirs.push(dir);
+  return dir;
+}
+
 function events(from: number, n: number): NewEvent[] {
   return Array.from({ length: n }, (_, i) => ({
     messageId: `m${from + i}`,
@@ -39,8 +46,7 @@ function eventsInMainFile(path: string, dir: string): number {
 
 describe('WAL checkpoints off the writer thread', () => {
   it('copies committed events into the database file without a checkpoint on the writing connection', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pql-wal-'));
-    dirs.push(dir);
+    const dir = tempDir();
     const path = join(dir, 'pql.sqlite');
     const store = SqliteStore.open(path);
     try {
@@ -55,8 +61,7 @@ describe('WAL checkpoints off the writer thread', () => {
   });
 
   it('keeps the log from growing without bound under steady writes', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pql-wal-'));
-    dirs.push(dir);
+    const dir = tempDir();
     const path = join(dir, 'pql.sqlite');
     const store = SqliteStore.open(path);
     try {
@@ -74,8 +79,7 @@ describe('WAL checkpoints off the writer thread', () => {
   });
 
   it('lets close() finish in a process with nothing else to do (the thread is awaited, not left behind)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pql-wal-'));
-    dirs.push(dir);
+    const dir = tempDir();
     const script = `
       const { SqliteStore } = await import(${JSON.stringify(new URL('./sqlite-store.ts', import.meta.url).href)});
       const store = SqliteStore.open(${JSON.stringify(join(dir, 'pql.sqlite'))});
