@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { OUTBOX_MIGRATION, SqliteOutbox } from './sqlite-outbox.js';
-import { WalCheckpointer } from './wal-checkpointer.js';
 import { toAccountRecord } from '../account-record.js';
 import type { EventType, TraitChange, TraitSource } from '../../core/events/event.js';
 import type {
@@ -263,9 +262,6 @@ interface DefinitionVersionRow {
   created_at: number;
 }
 
-/** SQLite's own automatic checkpoint threshold, restored if the checkpoint thread fails. */
-const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
-
 const EVENT_COLUMNS = 'seq, message_id, type, ts, received_at, user_id, anonymous_id, account_id, body';
 
 /**
@@ -284,10 +280,7 @@ export class SqliteStore implements Store {
   /** Each write method's body wrapped once in BEGIN IMMEDIATE ... COMMIT (rolled back if it throws). */
   private readonly transactions;
 
-  private constructor(
-    db: Database.Database,
-    private readonly checkpointer?: WalCheckpointer,
-  ) {
+  private constructor(db: Database.Database) {
     this.db = db;
     this.outbox = new SqliteOutbox(db);
     this.statements = prepareStatements(db);
@@ -321,8 +314,7 @@ export class SqliteStore implements Store {
 
   /** Opens (creating the file, its directory and the schema if needed) the store at `path`; ':memory:' is allowed. */
   static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
-    const onDisk = path !== ':memory:' && !path.startsWith('file:');
-    if (onDisk) mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path);
     try {
       // WAL: readers do not block the writer, and a commit is one append to the -wal file.
@@ -334,17 +326,7 @@ export class SqliteStore implements Store {
       db.pragma('busy_timeout = 5000');
       db.pragma('cache_size = -32000');
       migrate(db, path);
-      if (!onDisk) return new SqliteStore(db);
-      // Checkpoints move to a thread (see WalCheckpointer); back on this connection if the thread fails.
-      db.pragma('wal_autocheckpoint = 0');
-      const checkpointer = WalCheckpointer.start({
-        path,
-        synchronous: options.synchronous ?? 'NORMAL',
-        onFailure: () => {
-          if (db.open) db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
-        },
-      });
-      return new SqliteStore(db, checkpointer);
+      return new SqliteStore(db);
     } catch (error) {
       db.close();
       throw error;
@@ -791,7 +773,6 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
 }
