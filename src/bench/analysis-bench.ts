@@ -1,7 +1,8 @@
 /**
  * `npm run bench:analysis`: signal discovery on a generated workspace export (default 10M events) and on a
  * store, beside a DuckDB baseline measured in the same run that reads the same NDJSON with `read_json` and
- * counts events per account x event name. Every phase runs in its own process, so each peak RSS is its own.
+ * counts events per account x event name. Discovery from the export runs twice: with the DuckDB reader
+ * (the default when installed) and with the node line reader. Every phase runs in its own process, so each peak RSS is its own.
  * Results go to bench-results/analysis.json.
  *
  *   node dist/bench/analysis-bench.js [--events 10000000] [--store-events 1000000] [--dir DIR]
@@ -19,6 +20,7 @@ import { generateDemoWorld } from '../demo/demo-world.js';
 import { writeWorkspace } from '../demo/write-workspace.js';
 import { backtestWorkspace } from '../runtime/backtest.js';
 import { Detector } from '../runtime/detector.js';
+import type { ExportReader } from '../runtime/load-analysis-data.js';
 import { runDiscovery } from '../runtime/run-discovery.js';
 import { importWorkspace } from '../sources/import-workspace.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -28,7 +30,7 @@ const EVENTS_PER_ACCOUNT = 151;
 const SEED = 7;
 const PACKAGED_DEFINITIONS = fileURLToPath(new URL('../../definitions', import.meta.url));
 
-type Phase = 'duckdb' | 'discover-export' | 'discover-store' | 'import' | 'backtest';
+type Phase = 'duckdb' | 'discover-export' | 'discover-export-node' | 'discover-store' | 'import' | 'backtest';
 
 /** What one phase measured (its own process). */
 interface PhaseResult {
@@ -95,10 +97,12 @@ async function duckdbCounts(dir: string): Promise<Record<string, unknown>> {
 
 async function discover(
   source: { exportDir: string } | { dataDir: string },
+  reader: ExportReader = 'auto',
 ): Promise<Record<string, unknown>> {
-  const run = await runDiscovery(source);
+  const run = await runDiscovery(source, { reader });
   const r = run.report;
   return {
+    reader: run.load.reader,
     events: run.load.events,
     accounts: r.population.accounts,
     observed: r.population.observed,
@@ -142,7 +146,9 @@ async function child(phase: Phase): Promise<void> {
       case 'duckdb':
         return duckdbCounts(dir);
       case 'discover-export':
-        return discover({ exportDir: dir });
+        return discover({ exportDir: dir }, 'duckdb');
+      case 'discover-export-node':
+        return discover({ exportDir: dir }, 'node');
       case 'discover-store':
         return discover({ dataDir: flag('data-dir') as string });
       case 'import':
@@ -225,7 +231,8 @@ async function main(): Promise<void> {
     console.log(`${big.events.toLocaleString('en-US')} events, each phase in its own process:`);
     const duck = runChild('duckdb', ['--dir', bigDir]);
     const fromExport = runChild('discover-export', ['--dir', bigDir]);
-    console.log(`  discover from the export / DuckDB baseline: ${ratio(fromExport, duck)} (target <= 3)`);
+    const byLine = runChild('discover-export-node', ['--dir', bigDir]);
+    console.log(`  discover from the export / DuckDB baseline: ${ratio(fromExport, duck)} (target <= 3); with the node reader: ${ratio(byLine, duck)}`); // prettier-ignore
 
     const small = storeEvents === events ? big : await ensureExport(smallDir, storeEvents);
     const smallExport = storeEvents === events ? bigDir : smallDir;
@@ -245,7 +252,9 @@ async function main(): Promise<void> {
       bytes: big.bytes,
       duckdb: duck,
       discoverExport: fromExport,
+      discoverExportNodeReader: byLine,
       ratioDiscoverExportToDuckdb: ratio(fromExport, duck),
+      ratioDiscoverExportNodeReaderToDuckdb: ratio(byLine, duck),
       target: 'discover from the export <= 3x DuckDB',
       store: {
         events: small.events,

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { formatDefinitionFileProblem, loadDefinitionsFromPath } from '../config/definition-files.js';
 import type { CandidateResult, DiscoveryReport } from '../core/analysis/discover-signals.js';
 import type { Definition } from '../core/definitions/definition.js';
-import type { AnalysisSource } from '../runtime/load-analysis-data.js';
+import type { AnalysisSource, ExportReader } from '../runtime/load-analysis-data.js';
 import { AnalysisInputError } from '../runtime/load-analysis-data.js';
 import { discoveryJson, runDiscovery, type DiscoveryRun } from '../runtime/run-discovery.js';
 import { startProgress } from './progress.js';
@@ -23,6 +23,7 @@ interface DiscoverFlags {
   readonly conversionDays?: string;
   readonly writeDefinition?: string;
   readonly definitions?: string;
+  readonly reader?: string;
 }
 
 /** Rows of the ranked table in the text report (the JSON has every candidate). */
@@ -30,7 +31,7 @@ const TABLE_ROWS = 15;
 
 /**
  * Adds `pql discover --data DIR | --data-dir D [--json] [--behaviour-days N] [--conversion-days N]
- * [--definitions PATH] [--write-definition PATH]`: signal discovery over a workspace export or a store.
+ * [--definitions PATH] [--write-definition PATH] [--reader auto|duckdb|node]`: signal discovery over a workspace export or a store.
  */
 export function registerDiscoverCommand(program: Command, io: Io, fail: (message: string) => never): void {
   program
@@ -48,8 +49,14 @@ export function registerDiscoverCommand(program: Command, io: Io, fail: (message
     )
     .option('--definitions <path>', 'definition file or folder whose funnels are tested too')
     .option('--write-definition <path>', 'write the suggested definition (YAML) to this file')
+    .option(
+      '--reader <reader>',
+      'how an export is read: auto (DuckDB when installed, else node), duckdb or node',
+      'auto',
+    )
     .action(async (flags: DiscoverFlags) => {
       const source = sourceOf(flags, fail);
+      const reader = readerOf(flags.reader, fail);
       const behaviourDays = days(flags.behaviourDays, '--behaviour-days', fail);
       const conversionDays = days(flags.conversionDays, '--conversion-days', fail);
       if ((conversionDays ?? 90) < (behaviourDays ?? 30))
@@ -63,6 +70,7 @@ export function registerDiscoverCommand(program: Command, io: Io, fail: (message
           ...(behaviourDays === undefined ? {} : { behaviourDays }),
           ...(conversionDays === undefined ? {} : { conversionDays }),
           definitions,
+          reader,
           onProgress: (done, total) => bar.update(done, total),
         });
       } catch (error) {
@@ -92,6 +100,12 @@ function sourceOf(flags: DiscoverFlags, fail: (message: string) => never): Analy
   if (flags.data !== undefined) return { exportDir: flags.data };
   if (flags.dataDir !== undefined) return { dataDir: flags.dataDir };
   return fail('give --data DIR (a workspace export) or --data-dir D (a store)');
+}
+
+function readerOf(value: string | undefined, fail: (message: string) => never): ExportReader {
+  if (value === undefined || value === 'auto' || value === 'duckdb' || value === 'node')
+    return value ?? 'auto';
+  return fail(`--reader: expected auto, duckdb or node, got "${value}"`);
 }
 
 function days(value: string | undefined, flag: string, fail: (message: string) => never): number | undefined {

@@ -9,6 +9,7 @@ import { writeWorkspace } from '../demo/write-workspace.js';
 import { importWorkspace } from '../sources/import-workspace.js';
 import { loadWorkspaceSources } from '../sources/joins/workspace-sources.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { comparableTimelines } from '../test-support/comparable-timelines.js';
 import { Detector } from './detector.js';
 import { AnalysisInputError, loadAnalysisData, type LoadedAnalysisData } from './load-analysis-data.js';
 
@@ -91,11 +92,30 @@ describe('loadAnalysisData', () => {
     }
     const progress: number[] = [];
     const fromStore = await loadAnalysisData({ dataDir }, { onProgress: (done) => progress.push(done) });
-    expect(fromStore.accounts).toEqual(fromExport.accounts);
-    expect(fromStore.features).toEqual(fromExport.features);
+    expect(fromStore.load.reader).toBe('store');
+    expect(comparableTimelines(fromStore)).toEqual(comparableTimelines(fromExport));
+    expect([...fromStore.features].sort()).toEqual([...fromExport.features].sort());
     expect(fromStore.dataEnd).toBe(fromExport.dataEnd);
     expect(fromStore.load.traitChanges).toBe(fromExport.load.traitChanges);
     expect(progress.at(-1)).toBe(fromExport.load.events);
+  }, 60_000);
+
+  it('reads the same timelines, counts and discovery report with DuckDB as line by line', async () => {
+    expect(fromExport.load.reader).toBe('duckdb');
+    const byLine = await loadAnalysisData({ exportDir }, { reader: 'node' });
+    expect(byLine.load.reader).toBe('node');
+    expect(comparableTimelines(fromExport)).toEqual(comparableTimelines(byLine));
+    expect(fromExport.dataEnd).toBe(byLine.dataEnd);
+    const counts = ({ load }: LoadedAnalysisData) => [
+      load.events,
+      load.rejected,
+      load.unattributed,
+      load.traitChanges,
+    ];
+    expect(counts(fromExport)).toEqual(counts(byLine));
+    const ranked = (data: LoadedAnalysisData) =>
+      discoverSignals(data).candidates.map((c) => [c.id, c.accounts, c.converted, c.pValue]);
+    expect(ranked(fromExport)).toEqual(ranked(byLine));
   }, 60_000);
 
   it('counts bad lines and goes on; a folder without events.ndjson is an input error', async () => {

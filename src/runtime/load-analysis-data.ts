@@ -6,10 +6,12 @@ import type { ProductEvent, TraitChange } from '../core/events/event.js';
 import { parseEvent } from '../core/events/parse-event.js';
 import { IdentityResolver } from '../core/identity/identity-resolver.js';
 import { SourceFileError } from '../sources/crm/csv-rows.js';
+import type { AccountJoinKeys } from '../core/sources/join-resolver.js';
 import { AccountKeyCollector } from '../sources/joins/read-account-keys.js';
-import { loadWorkspaceSources } from '../sources/joins/workspace-sources.js';
+import { loadWorkspaceSources, type WorkspaceSources } from '../sources/joins/workspace-sources.js';
 import { readLines } from '../sources/read-lines.js';
 import { openStore } from '../store/open-store.js';
+import { ColumnarReadError, DuckdbUnavailableError, readExportWithDuckdb } from './duckdb-export-reader.js';
 import type { Store } from '../store/store.js';
 
 /** Where analysis reads from: a workspace export, a store's data directory, or an open store. */
@@ -20,9 +22,18 @@ export type AnalysisSource =
 export interface LoadAnalysisOptions {
   /** Days after sign-up whose behaviour is kept (default 30); discovery cannot look further. */
   readonly behaviourDays?: number;
-  /** Called as the work advances: bytes of events.ndjson read, or events read from a store. */
+  /** Called as the work advances: bytes of events.ndjson read, DuckDB steps done, or events read from a store. */
   readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * How an export's events are read: `duckdb` (columnar, in SQL; see runtime/duckdb-export-reader),
+   * `node` (line by line through the streaming identity resolver), or `auto` (the default): DuckDB when
+   * it is installed and can read the file, else node, with a warning saying why.
+   */
+  readonly reader?: ExportReader;
 }
+
+/** How an export's events are read (see `LoadAnalysisOptions.reader`). */
+export type ExportReader = 'auto' | 'duckdb' | 'node';
 
 /** What was read besides the timelines: counts and warnings for the report. */
 export interface AnalysisLoadStats {
@@ -36,8 +47,13 @@ export interface AnalysisLoadStats {
   readonly traitChanges: number;
   /** Accounts known only from CRM or billing (no event, so no sign-up): left out. */
   readonly withoutEvents: number;
-  /** Events earlier than one before them in the input: identity resolved them as live arrival would. */
+  /**
+   * Events earlier than one before them in the input: the node reader resolved their identity as live
+   * arrival would. Always 0 from the DuckDB reader, which attributes in event-time order.
+   */
   readonly outOfOrder: number;
+  /** Which reader read the events: `duckdb` or `node` (an export), or `store`. */
+  readonly reader: 'duckdb' | 'node' | 'store';
   readonly warnings: readonly string[];
 }
 
@@ -59,39 +75,46 @@ export async function loadAnalysisData(
   source: AnalysisSource,
   options: LoadAnalysisOptions = {},
 ): Promise<LoadedAnalysisData> {
-  const accumulator = new AnalysisAccumulator(
-    options.behaviourDays === undefined ? {} : { behaviourDays: options.behaviourDays },
-  );
+  const behaviourDays = options.behaviourDays ?? 30;
+  const accumulator = new AnalysisAccumulator({ behaviourDays });
   const fold = new EventFold(accumulator);
   const warnings: string[] = [];
   let traitChanges: readonly TraitChange[];
+  let reader: AnalysisLoadStats['reader'] = 'store';
+  let unattributed = (): number => fold.identity.stats().pendingEvents + fold.identity.stats().dropped;
   if ('exportDir' in source) {
     const eventsPath = join(source.exportDir, 'events.ndjson');
     if (!existsSync(eventsPath))
       throw new AnalysisInputError(`${source.exportDir}: no events.ndjson in it (not a workspace export)`);
-    // One pass: the CRM and billing joins need the accounts' keys, collected from the same parsed lines
-    // (a separate scan parsed most lines a second time).
-    const keys = new AccountKeyCollector();
-    for await (const chunk of readLines(eventsPath)) {
-      for (const line of chunk.lines) {
-        if (line.trim() === '') continue;
-        let message: unknown;
-        try {
-          message = JSON.parse(line);
-        } catch {
-          fold.rejected++;
-          continue;
-        }
-        keys.add(message);
-        const parsed = parseEvent(message);
-        if (parsed.ok) fold.add(parsed.value);
-        else fold.rejected++;
+    let sources: Promise<WorkspaceSources> | undefined;
+    if (options.reader !== 'node') {
+      try {
+        const stats = await readExportWithDuckdb(eventsPath, accumulator, {
+          behaviourDays,
+          ...(options.onProgress === undefined ? {} : { onStep: options.onProgress }),
+          // The CRM and billing are joined while DuckDB attributes the events.
+          onAccountKeys: (accountKeys) => {
+            sources = loadWorkspaceSources(source.exportDir, warnings, { accountKeys });
+            sources.catch(() => undefined);
+          },
+        });
+        reader = 'duckdb';
+        fold.events = stats.events;
+        fold.rejected = stats.rejected;
+        unattributed = () => stats.unattributed;
+      } catch (error) {
+        if (!(error instanceof ColumnarReadError || error instanceof DuckdbUnavailableError)) throw error;
+        if (options.reader === 'duckdb') throw new AnalysisInputError(error.message);
+        warnings.push(`${error.message}; read with the node reader instead`);
       }
-      options.onProgress?.(chunk.bytesRead, chunk.totalBytes);
+    }
+    if (reader !== 'duckdb') {
+      reader = 'node';
+      const accountKeys = await readEventsByLine(eventsPath, fold, options.onProgress);
+      sources = loadWorkspaceSources(source.exportDir, warnings, { accountKeys });
     }
     try {
-      traitChanges = (await loadWorkspaceSources(source.exportDir, warnings, { accountKeys: keys.keys() }))
-        .traitChanges;
+      traitChanges = (await (sources as Promise<WorkspaceSources>)).traitChanges;
     } catch (error) {
       if (error instanceof SourceFileError) throw new AnalysisInputError(error.message);
       throw error;
@@ -121,13 +144,45 @@ export async function loadAnalysisData(
     load: {
       events: fold.events,
       rejected: fold.rejected,
-      unattributed: fold.identity.stats().pendingEvents + fold.identity.stats().dropped,
+      unattributed: unattributed(),
       traitChanges: traitChanges.length,
       withoutEvents: finished.withoutEvents,
       outOfOrder: fold.outOfOrder,
+      reader,
       warnings,
     },
   };
+}
+
+/**
+ * Reads an export line by line: JSON.parse, parseEvent, the streaming identity resolver. The CRM and
+ * billing joins need the accounts' keys: they are collected from the same parsed lines (a separate scan
+ * parsed most lines a second time).
+ */
+async function readEventsByLine(
+  eventsPath: string,
+  fold: EventFold,
+  onProgress: ((done: number, total: number) => void) | undefined,
+): Promise<AccountJoinKeys[]> {
+  const keys = new AccountKeyCollector();
+  for await (const chunk of readLines(eventsPath)) {
+    for (const line of chunk.lines) {
+      if (line.trim() === '') continue;
+      let message: unknown;
+      try {
+        message = JSON.parse(line);
+      } catch {
+        fold.rejected++;
+        continue;
+      }
+      keys.add(message);
+      const parsed = parseEvent(message);
+      if (parsed.ok) fold.add(parsed.value);
+      else fold.rejected++;
+    }
+    onProgress?.(chunk.bytesRead, chunk.totalBytes);
+  }
+  return keys.keys();
 }
 
 /** Product events → identity → accumulator, counting what it sees. */

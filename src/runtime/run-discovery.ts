@@ -6,13 +6,20 @@ import {
   type DiscoveryReport,
 } from '../core/analysis/discover-signals.js';
 import type { Definition } from '../core/definitions/definition.js';
-import { loadAnalysisData, type AnalysisLoadStats, type AnalysisSource } from './load-analysis-data.js';
+import {
+  loadAnalysisData,
+  type AnalysisLoadStats,
+  type AnalysisSource,
+  type ExportReader,
+} from './load-analysis-data.js';
 
 /** Options of a discovery run: the horizon and test options, plus definitions whose funnels are tested. */
 export interface DiscoveryRunOptions extends Omit<DiscoveryOptions, 'funnels'> {
   /** Definitions whose funnels become candidates (e.g. the live ones, or `--definitions`). */
   readonly definitions?: readonly Definition[];
   readonly onProgress?: (done: number, total: number) => void;
+  /** How an export's events are read (default `auto`: DuckDB when installed, see `loadAnalysisData`). */
+  readonly reader?: ExportReader;
 }
 
 /** A discovery report with what loading counted and the suggested definition as YAML. */
@@ -28,10 +35,11 @@ export async function runDiscovery(
   source: AnalysisSource,
   options: DiscoveryRunOptions = {},
 ): Promise<DiscoveryRun> {
-  const { definitions, onProgress, ...discovery } = options;
+  const { definitions, onProgress, reader, ...discovery } = options;
   const data = await loadAnalysisData(source, {
     ...(discovery.behaviourDays === undefined ? {} : { behaviourDays: discovery.behaviourDays }),
     ...(onProgress === undefined ? {} : { onProgress }),
+    ...(reader === undefined ? {} : { reader }),
   });
   const report = discoverSignals(data, {
     ...discovery,

@@ -20,7 +20,7 @@ interface AccountState {
   readonly userIndex: Map<string, number>;
   features: Uint16Array;
   times: Float64Array;
-  users: Uint16Array;
+  users: Uint32Array;
   size: number;
 }
 
@@ -28,8 +28,8 @@ const MAX_FEATURES = 65_535;
 
 /**
  * Folds attributed events and CRM/billing trait changes into compact per-account state for analysis:
- * only the behaviour of each account's first days after sign-up is kept, as typed arrays (about 12 bytes
- * an event, no object per event), plus sign-up, conversion, MQL time, owner and MRR changes. Pure.
+ * only the behaviour of each account's first days after sign-up is kept, as typed arrays (14 bytes an
+ * event, no object per event), plus sign-up, conversion, MQL time, owner and MRR changes. Pure.
  */
 export class AnalysisAccumulator {
   private readonly windowMs: number;
@@ -40,6 +40,8 @@ export class AnalysisAccumulator {
   private dataEnd = Number.NEGATIVE_INFINITY;
   private kept = 0;
   private seen = 0;
+  /** The account `addBehaviour` wrote to last (a columnar reader gives each account's rows together). */
+  private lastAccount: AccountState | undefined;
 
   constructor(options: AnalysisAccumulatorOptions = {}) {
     const days = options.behaviourDays ?? 30;
@@ -71,15 +73,47 @@ export class AnalysisAccumulator {
     if (feature === undefined) return;
     let user = account.userIndex.get(event.userId);
     if (user === undefined) {
-      user = Math.min(account.userIndex.size, MAX_FEATURES);
+      user = account.userIndex.size;
       account.userIndex.set(event.userId, user);
     }
-    if (account.size === account.times.length) grow(account);
-    account.features[account.size] = feature;
-    account.times[account.size] = t;
-    account.users[account.size] = user;
-    account.size++;
-    this.kept++;
+    this.keep(account, feature, t, user);
+  }
+
+  /**
+   * Adds an account whose events a columnar reader attributed itself (the DuckDB export reader): its
+   * earliest and latest event and the `created_at` of its first group call that had one. Its behaviour
+   * follows through `addBehaviour`; `rows` (how many, or more) sizes its arrays once.
+   */
+  addAccount(
+    accountId: string,
+    firstSeenAt: number,
+    lastSeenAt: number,
+    createdAt: number | undefined,
+    rows = 8,
+  ): void {
+    if (lastSeenAt > this.dataEnd) this.dataEnd = lastSeenAt;
+    let account = this.accounts.get(accountId);
+    if (account === undefined) {
+      account = newAccount(accountId, firstSeenAt, Math.max(1, rows));
+      this.accounts.set(accountId, account);
+    } else if (firstSeenAt < account.firstSeenAt) account.firstSeenAt = firstSeenAt;
+    if (account.createdAt === undefined && createdAt !== undefined) account.createdAt = createdAt;
+  }
+
+  /**
+   * Adds one behaviour event (`event:X`, `page:X` or `screen:X`) of an account given to `addAccount`, already
+   * inside its behaviour window; `user` is any integer id of the canonical user.
+   */
+  addBehaviour(accountId: string, featureKey: string, time: number, user: number): void {
+    this.seen++;
+    let account = this.lastAccount;
+    if (account?.accountId !== accountId) {
+      account = this.accounts.get(accountId);
+      if (account === undefined) throw new RangeError(`addBehaviour: account ${accountId} was not added`);
+      this.lastAccount = account;
+    }
+    const feature = this.featureId(featureKey);
+    if (feature !== undefined) this.keep(account, feature, time, user);
   }
 
   /** Adds a CRM or billing trait change: `converted_at`, `mrr` (billing), `mql_at`, `owner` (CRM). */
@@ -120,6 +154,10 @@ export class AnalysisAccumulator {
    * CRM have no sign-up and are counted in `withoutEvents`), behaviour cut to [sign-up, sign-up + window).
    */
   finish(): AnalysisData & { readonly withoutEvents: number } {
+    // Features in name order, so the same data gives the same ids (and report) whatever order it came in.
+    const features = [...this.featureNames].sort();
+    const rank = new Map(features.map((name, id) => [name, id]));
+    const idOf = Uint16Array.from(this.featureNames, (name) => rank.get(name) as number);
     const accounts: AccountTimeline[] = [];
     let withoutEvents = 0;
     for (const account of this.accounts.values()) {
@@ -127,15 +165,24 @@ export class AnalysisAccumulator {
         withoutEvents++;
         continue;
       }
-      accounts.push(toTimeline(account, this.windowMs));
+      accounts.push(toTimeline(account, this.windowMs, idOf));
     }
     accounts.sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
     return {
-      features: [...this.featureNames],
+      features,
       accounts,
       dataEnd: Number.isFinite(this.dataEnd) ? this.dataEnd : 0,
       withoutEvents,
     };
+  }
+
+  private keep(account: AccountState, feature: number, t: number, user: number): void {
+    if (account.size === account.times.length) grow(account);
+    account.features[account.size] = feature;
+    account.times[account.size] = t;
+    account.users[account.size] = user;
+    account.size++;
+    this.kept++;
   }
 
   /** The feature id of a (type, name), looked up without building its key string each time. */
@@ -162,7 +209,7 @@ export class AnalysisAccumulator {
   }
 }
 
-function newAccount(accountId: string, firstSeenAt: number): AccountState {
+function newAccount(accountId: string, firstSeenAt: number, capacity = 8): AccountState {
   return {
     accountId,
     firstSeenAt,
@@ -173,9 +220,9 @@ function newAccount(accountId: string, firstSeenAt: number): AccountState {
     ownerAt: Number.NEGATIVE_INFINITY,
     mrr: [],
     userIndex: new Map(),
-    features: new Uint16Array(8),
-    times: new Float64Array(8),
-    users: new Uint16Array(8),
+    features: new Uint16Array(capacity),
+    times: new Float64Array(capacity),
+    users: new Uint32Array(capacity),
     size: 0,
   };
 }
@@ -186,14 +233,14 @@ function grow(account: AccountState): void {
   features.set(account.features);
   const times = new Float64Array(size);
   times.set(account.times);
-  const users = new Uint16Array(size);
+  const users = new Uint32Array(size);
   users.set(account.users);
   account.features = features;
   account.times = times;
   account.users = users;
 }
 
-function toTimeline(account: AccountState, windowMs: number): AccountTimeline {
+function toTimeline(account: AccountState, windowMs: number, idOf: Uint16Array): AccountTimeline {
   const signupAt = account.createdAt ?? account.firstSeenAt;
   const end = signupAt + windowMs;
   const order: number[] = [];
@@ -209,9 +256,9 @@ function toTimeline(account: AccountState, windowMs: number): AccountTimeline {
   if (!sorted) order.sort((a, b) => (account.times[a] as number) - (account.times[b] as number) || a - b);
   const features = new Uint16Array(order.length);
   const times = new Float64Array(order.length);
-  const users = new Uint16Array(order.length);
+  const users = new Uint32Array(order.length);
   order.forEach((index, i) => {
-    features[i] = account.features[index] as number;
+    features[i] = idOf[account.features[index] as number] as number;
     times[i] = account.times[index] as number;
     users[i] = account.users[index] as number;
   });

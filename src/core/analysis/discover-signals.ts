@@ -192,8 +192,8 @@ interface Prepared {
   readonly signupAt: number;
   readonly convertedAt: number | undefined;
   readonly converted: boolean;
-  /** Times per feature id, ascending, before the cutoff. */
-  readonly byFeature: Map<number, number[]>;
+  /** Times per feature id (indexed by it; undefined when never done), ascending, before the cutoff. */
+  readonly byFeature: readonly (number[] | undefined)[];
   /** All behaviour times before the cutoff, ascending. */
   readonly all: number[];
   /** Each user's first behaviour time before the cutoff, ascending. */
@@ -348,7 +348,7 @@ function prepare(
     account.signupAt + behaviourDays * DAY_MS,
     convertedAt === undefined ? Number.POSITIVE_INFINITY : convertedAt - leadMs,
   );
-  const byFeature = new Map<number, number[]>();
+  const byFeature: (number[] | undefined)[] = [];
   const all: number[] = [];
   const userSeen = new Set<number>();
   const userFirst: number[] = [];
@@ -357,8 +357,8 @@ function prepare(
     if (t < account.signupAt) continue;
     if (t >= cutoff) break;
     const feature = account.features[i] as number;
-    let list = byFeature.get(feature);
-    if (list === undefined) byFeature.set(feature, (list = []));
+    let list = byFeature[feature];
+    if (list === undefined) byFeature[feature] = list = [];
     list.push(t);
     all.push(t);
     const user = account.users[i] as number;
@@ -411,7 +411,7 @@ function enumerateCandidates(
   // Configured funnels first: a generic candidate that flags the same accounts then yields to them.
   const specs: CandidateSpec[] = options.funnels.flatMap((funnel) => funnelCandidates(funnel, features));
   const window = `in the first ${options.behaviourDays} days`;
-  const present = features.map((_, f) => accounts.some((a) => a.byFeature.has(f)));
+  const present = features.map((_, f) => accounts.some((a) => a.byFeature[f] !== undefined));
   for (let f = 0; f < features.length; f++) {
     if (!present[f]) continue;
     const key = features[f] as string;
@@ -420,17 +420,17 @@ function enumerateCandidates(
     specs.push({
       id: `done:${key}`, kind: 'done', label: `${name} at least once ${window}`, features: [key],
       threshold: 1, days: undefined, family,
-      heldAt: (a) => a.byFeature.get(f)?.[0],
+      heldAt: (a) => a.byFeature[f]?.[0],
     }); // prettier-ignore
     const counts = accounts.flatMap((a) => {
-      const n = a.byFeature.get(f)?.length ?? 0;
+      const n = a.byFeature[f]?.length ?? 0;
       return n > 0 ? [n] : [];
     });
     for (const k of countGrid(counts)) {
       specs.push({
         id: `count:${key}:${k}`, kind: 'count', label: `${name} ${k}+ times ${window}`, features: [key],
         threshold: k, days: undefined, family,
-        heldAt: (a) => a.byFeature.get(f)?.[k - 1],
+        heldAt: (a) => a.byFeature[f]?.[k - 1],
       }); // prettier-ignore
     }
     for (const days of options.withinDays) {
@@ -438,7 +438,7 @@ function enumerateCandidates(
         id: `within:${key}:${days}d`, kind: 'within', label: `${name} within ${days} day${days === 1 ? '' : 's'} of sign-up`,
         features: [key], threshold: 1, days, family,
         heldAt: (a) => {
-          const first = a.byFeature.get(f)?.[0];
+          const first = a.byFeature[f]?.[0];
           return first !== undefined && first < a.signupAt + days * DAY_MS ? first : undefined;
         },
       }); // prettier-ignore
@@ -450,7 +450,7 @@ function enumerateCandidates(
         label: `returned within ${options.returnDays} days after the first ${name}`, features: [key],
         threshold: undefined, days: options.returnDays, family: `returned:${key}`,
         heldAt: (a) => {
-          const milestone = a.byFeature.get(f)?.[0];
+          const milestone = a.byFeature[f]?.[0];
           if (milestone === undefined) return undefined;
           // The first activity on a later UTC calendar day than the milestone, at most N x 24 h after it.
           const nextDay = (utcDay(milestone) + 1) * DAY_MS;
@@ -476,8 +476,8 @@ function enumerateCandidates(
   );
   if (inviteIds.length > 0) {
     const inviteTimes = (a: Prepared): number[] => {
-      if (inviteIds.length === 1) return a.byFeature.get(inviteIds[0] as number) ?? [];
-      return inviteIds.flatMap((f) => a.byFeature.get(f) ?? []).sort((x, y) => x - y);
+      if (inviteIds.length === 1) return a.byFeature[inviteIds[0] as number] ?? [];
+      return inviteIds.flatMap((f) => a.byFeature[f] ?? []).sort((x, y) => x - y);
     };
     const inviteCounts = accounts.map((a) => inviteTimes(a).length).filter((n) => n > 0);
     const inviteKeys = inviteIds.map((f) => features[f] as string);
@@ -497,13 +497,14 @@ function enumerateCandidates(
 
 /** When the ordered steps were done (each after the previous one's first time after it), or undefined. */
 function sequenceHeldAt(a: Prepared, steps: readonly number[]): number | undefined {
-  let t = Number.NEGATIVE_INFINITY;
-  for (const step of steps) {
-    const times = a.byFeature.get(step);
-    if (times === undefined) return undefined;
-    const next = times[Number.isFinite(t) ? firstAfter(times, t) : 0];
-    if (next === undefined) return undefined;
-    t = next;
+  // Called for every account and every mined pair and triple: plain loops, no iterator.
+  const first = a.byFeature[steps[0] as number];
+  if (first === undefined) return undefined;
+  let t = first[0] as number;
+  for (let i = 1; i < steps.length; i++) {
+    const times = a.byFeature[steps[i] as number];
+    if (times === undefined || (times[times.length - 1] as number) <= t) return undefined;
+    t = times[firstAfter(times, t)] as number;
   }
   return t;
 }
@@ -662,14 +663,14 @@ function adviseThresholds(
       kind = 'count';
       feature = p.features[0] as string;
       const f = features.indexOf(feature);
-      countOf = (a) => a.byFeature.get(f)?.length ?? 0;
+      countOf = (a) => a.byFeature[f]?.length ?? 0;
     } else if (p.kind === 'users') {
       kind = 'users';
       countOf = (a) => a.userFirst.length;
     } else if (p.kind === 'invites') {
       kind = 'invites';
       const ids = p.features.map((key) => features.indexOf(key));
-      countOf = (a) => ids.reduce((sum, f) => sum + (a.byFeature.get(f)?.length ?? 0), 0);
+      countOf = (a) => ids.reduce((sum, f) => sum + (a.byFeature[f]?.length ?? 0), 0);
     } else continue;
     const family = `${kind}:${feature ?? ''}`;
     if (done.has(family)) continue;
