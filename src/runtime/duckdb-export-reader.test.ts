@@ -37,7 +37,8 @@ const IDENTITY_WORLD = [
   // A user who never joins: unattributed. A track without an event: rejected.
   { type: 'track', userId: 'loner', event: 'Project Created', timestamp: at(1) },
   { type: 'track', userId: 'u1', timestamp: at(2) },
-  // Behaviour after the 30-day window is cut.
+  // An alias naming a group makes no event of that account; behaviour after the 30-day window is cut.
+  { type: 'alias', previousId: 'anon9', userId: 'u9', timestamp: at(3), context: { groupId: 'acc_0' } },
   { type: 'track', userId: 'u2', event: 'Workflow Run', timestamp: at(40) },
 ];
 
@@ -47,7 +48,7 @@ describe('the DuckDB export reader', () => {
     const data = await loadAnalysisData({ exportDir: dir }, { reader: 'duckdb' });
     expect(data.load).toMatchObject({
       reader: 'duckdb',
-      events: 12,
+      events: 13,
       rejected: 1,
       unattributed: 1,
       warnings: [],
@@ -73,7 +74,7 @@ describe('the DuckDB export reader', () => {
     // The streaming reader, which replays identity as live ingest does, agrees on this time-ordered file.
     const byLine = await loadAnalysisData({ exportDir: dir }, { reader: 'node' });
     expect(comparableTimelines(data)).toEqual(comparableTimelines(byLine));
-    expect([byLine.load.events, byLine.load.rejected, byLine.load.unattributed]).toEqual([12, 1, 1]);
+    expect([byLine.load.events, byLine.load.rejected, byLine.load.unattributed]).toEqual([13, 1, 1]);
   });
 
   it('leaves a file DuckDB cannot read to the line reader, which reports each bad line', async () => {

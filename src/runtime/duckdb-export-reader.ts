@@ -130,11 +130,12 @@ export async function readExportWithDuckdb(
     const features = (await db.runAndReadAll(`SELECT key FROM feature ORDER BY f`))
       .getRows()
       .map((row) => row[0] as string);
-    const accounts = (
-      await db.runAndReadAll(
-        `SELECT account, first_seen, last_seen, created, behaviour::DOUBLE FROM account_span ORDER BY a`,
-      )
-    ).getRows() as AccountRow[];
+    // Indexed by the account's integer (an account named only by an alias's context has no events: a hole).
+    const accounts: AccountRow[] = [];
+    const spans = await db.runAndReadAll(
+      `SELECT a, account, first_seen, last_seen, created, behaviour::DOUBLE FROM account_span ORDER BY a`,
+    );
+    for (const [a, ...row] of spans.getRows() as [number, ...AccountRow][]) accounts[a] = row;
     const result = await db.stream(`
       SELECT s.a, e.f, e.t, e.u FROM ev e JOIN account_span s ON s.a = e.a
       WHERE e.f IS NOT NULL AND e.t >= s.signup AND e.t < s.signup + ${behaviourDays * 86_400_000}::DOUBLE
