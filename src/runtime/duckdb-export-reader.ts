@@ -61,7 +61,7 @@ export class DuckdbUnavailableError extends Error {
 
 const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
-/** A user id or group id as the parser reads it: an empty string is no id. */
+/** A string field as the parser reads ids: an empty string is none. */
 const id = (column: string): string => `nullif(${column}, '')`;
 
 /**

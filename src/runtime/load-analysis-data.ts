@@ -75,83 +75,104 @@ export async function loadAnalysisData(
   source: AnalysisSource,
   options: LoadAnalysisOptions = {},
 ): Promise<LoadedAnalysisData> {
-  const behaviourDays = options.behaviourDays ?? 30;
-  const accumulator = new AnalysisAccumulator({ behaviourDays });
-  const fold = new EventFold(accumulator);
+  const accumulator = new AnalysisAccumulator(
+    options.behaviourDays === undefined ? {} : { behaviourDays: options.behaviourDays },
+  );
   const warnings: string[] = [];
+  let read: EventsRead;
   let traitChanges: readonly TraitChange[];
-  let reader: AnalysisLoadStats['reader'] = 'store';
-  let unattributed = (): number => fold.identity.stats().pendingEvents + fold.identity.stats().dropped;
   if ('exportDir' in source) {
-    const eventsPath = join(source.exportDir, 'events.ndjson');
-    if (!existsSync(eventsPath))
-      throw new AnalysisInputError(`${source.exportDir}: no events.ndjson in it (not a workspace export)`);
-    let sources: Promise<WorkspaceSources> | undefined;
-    if (options.reader !== 'node') {
-      try {
-        const stats = await readExportWithDuckdb(eventsPath, accumulator, {
-          behaviourDays,
-          ...(options.onProgress === undefined ? {} : { onStep: options.onProgress }),
-          // The CRM and billing are joined while DuckDB attributes the events.
-          onAccountKeys: (accountKeys) => {
-            sources = loadWorkspaceSources(source.exportDir, warnings, { accountKeys });
-            sources.catch(() => undefined);
-          },
-        });
-        reader = 'duckdb';
-        fold.events = stats.events;
-        fold.rejected = stats.rejected;
-        unattributed = () => stats.unattributed;
-      } catch (error) {
-        if (!(error instanceof ColumnarReadError || error instanceof DuckdbUnavailableError)) throw error;
-        if (options.reader === 'duckdb') throw new AnalysisInputError(error.message);
-        warnings.push(`${error.message}; read with the node reader instead`);
-      }
-    }
-    if (reader !== 'duckdb') {
-      reader = 'node';
-      const accountKeys = await readEventsByLine(eventsPath, fold, options.onProgress);
-      sources = loadWorkspaceSources(source.exportDir, warnings, { accountKeys });
-    }
-    try {
-      traitChanges = (await (sources as Promise<WorkspaceSources>)).traitChanges;
-    } catch (error) {
-      if (error instanceof SourceFileError) throw new AnalysisInputError(error.message);
-      throw error;
-    }
-  } else if ('dataDir' in source) {
-    if (!existsSync(source.dataDir))
-      throw new AnalysisInputError(`${source.dataDir}: no such data directory`);
-    const store = await openStore({ dataDir: source.dataDir });
-    try {
-      traitChanges = await readStore(store, fold, options.onProgress);
-    } finally {
-      await store.close();
-    }
+    ({ read, traitChanges } = await readExport(source.exportDir, accumulator, warnings, options));
   } else {
-    traitChanges = await readStore(source.store, fold, options.onProgress);
+    const fold = new EventFold(accumulator);
+    if ('dataDir' in source) {
+      if (!existsSync(source.dataDir))
+        throw new AnalysisInputError(`${source.dataDir}: no such data directory`);
+      const store = await openStore({ dataDir: source.dataDir });
+      try {
+        traitChanges = await readStore(store, fold, options.onProgress);
+      } finally {
+        await store.close();
+      }
+    } else {
+      traitChanges = await readStore(source.store, fold, options.onProgress);
+    }
+    read = fold.counts('store');
   }
   for (const change of traitChanges) accumulator.addTraitChange(change);
   const finished = accumulator.finish();
-  if (fold.outOfOrder > 0)
+  if (read.outOfOrder > 0)
     warnings.push(
-      `${fold.outOfOrder} events were earlier than one before them; identity attributed them in file order`,
+      `${read.outOfOrder} events were earlier than one before them; identity attributed them in file order`,
     );
   return {
     features: finished.features,
     accounts: finished.accounts,
     dataEnd: finished.dataEnd,
     load: {
-      events: fold.events,
-      rejected: fold.rejected,
-      unattributed: unattributed(),
+      events: read.events,
+      rejected: read.rejected,
+      unattributed: read.unattributed,
       traitChanges: traitChanges.length,
       withoutEvents: finished.withoutEvents,
-      outOfOrder: fold.outOfOrder,
-      reader,
+      outOfOrder: read.outOfOrder,
+      reader: read.reader,
       warnings,
     },
   };
+}
+
+/** What reading the events counted, whichever reader ran (the fields of `AnalysisLoadStats` it fills). */
+type EventsRead = Pick<AnalysisLoadStats, 'reader' | 'events' | 'rejected' | 'unattributed' | 'outOfOrder'>;
+
+/**
+ * Reads an export's events with the chosen reader (DuckDB first under `auto`) and its CRM and billing as
+ * trait changes joined to the accounts the events name.
+ */
+async function readExport(
+  exportDir: string,
+  accumulator: AnalysisAccumulator,
+  warnings: string[],
+  options: LoadAnalysisOptions,
+): Promise<{ read: EventsRead; traitChanges: readonly TraitChange[] }> {
+  const eventsPath = join(exportDir, 'events.ndjson');
+  if (!existsSync(eventsPath))
+    throw new AnalysisInputError(`${exportDir}: no events.ndjson in it (not a workspace export)`);
+  const joinSources = (accountKeys: AccountJoinKeys[]): Promise<WorkspaceSources> =>
+    loadWorkspaceSources(exportDir, warnings, { accountKeys });
+  let sources: Promise<WorkspaceSources> | undefined;
+  let read: EventsRead | undefined;
+  if (options.reader !== 'node') {
+    try {
+      // A ColumnarReadError or DuckdbUnavailableError comes before any account reaches the accumulator.
+      const stats = await readExportWithDuckdb(eventsPath, accumulator, {
+        behaviourDays: accumulator.behaviourDays,
+        ...(options.onProgress === undefined ? {} : { onStep: options.onProgress }),
+        // The CRM and billing are joined while DuckDB attributes the events.
+        onAccountKeys: (accountKeys) => {
+          sources = joinSources(accountKeys);
+          sources.catch(() => undefined);
+        },
+      });
+      read = { reader: 'duckdb', ...stats, outOfOrder: 0 };
+    } catch (error) {
+      if (!(error instanceof ColumnarReadError || error instanceof DuckdbUnavailableError)) throw error;
+      if (options.reader === 'duckdb') throw new AnalysisInputError(error.message);
+      warnings.push(`${error.message}; read with the node reader instead`);
+    }
+  }
+  if (read === undefined) {
+    const fold = new EventFold(accumulator);
+    sources = joinSources(await readEventsByLine(eventsPath, fold, options.onProgress));
+    read = fold.counts('node');
+  }
+  try {
+    // Set by onAccountKeys when DuckDB read the events (its first step), else just above.
+    return { read, traitChanges: (await (sources as Promise<WorkspaceSources>)).traitChanges };
+  } catch (error) {
+    if (error instanceof SourceFileError) throw new AnalysisInputError(error.message);
+    throw error;
+  }
 }
 
 /**
@@ -194,6 +215,17 @@ class EventFold {
   private last = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly accumulator: AnalysisAccumulator) {}
+
+  counts(reader: 'node' | 'store'): EventsRead {
+    const identity = this.identity.stats();
+    return {
+      reader,
+      events: this.events,
+      rejected: this.rejected,
+      unattributed: identity.pendingEvents + identity.dropped,
+      outOfOrder: this.outOfOrder,
+    };
+  }
 
   add(event: ProductEvent): void {
     this.events++;

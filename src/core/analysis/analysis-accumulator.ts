@@ -32,6 +32,8 @@ const MAX_FEATURES = 65_535;
  * event, no object per event), plus sign-up, conversion, MQL time, owner and MRR changes. Pure.
  */
 export class AnalysisAccumulator {
+  /** Days after sign-up whose behaviour is kept. */
+  readonly behaviourDays: number;
   private readonly windowMs: number;
   private readonly accounts = new Map<string, AccountState>();
   private readonly featureIds = new Map<string, number>();
@@ -46,6 +48,7 @@ export class AnalysisAccumulator {
   constructor(options: AnalysisAccumulatorOptions = {}) {
     const days = options.behaviourDays ?? 30;
     if (!(days > 0)) throw new RangeError(`behaviourDays: expected a number of days > 0, got ${days}`);
+    this.behaviourDays = days;
     this.windowMs = days * DAY_MS;
   }
 
