@@ -182,16 +182,15 @@ function announce(sink: ColumnarExportSink, row: AccountRow | undefined): void {
 function loadEventsSql(eventsPath: string): string {
   return `CREATE TABLE msg AS SELECT *,
       coalesce(type IN ('track', 'identify', 'group', 'page', 'screen', 'alias')
-        AND message_id IS NOT NULL AND t IS NOT NULL
+        AND has_message_id AND t IS NOT NULL
         AND (uid IS NOT NULL OR aid IS NOT NULL)
         AND (type <> 'track' OR name IS NOT NULL)
         AND (type <> 'group' OR gid IS NOT NULL)
-        AND (type <> 'alias' OR (pid IS NOT NULL AND uid IS NOT NULL)), false) AS valid,
-      coalesce(uid, aid) AS sender
+        AND (type <> 'alias' OR (pid IS NOT NULL AND uid IS NOT NULL)), false) AS valid
     FROM (SELECT
       type,
       epoch_ms(coalesce(timestamp, originalTimestamp))::DOUBLE AS t,
-      ${id('messageId')} AS message_id,
+      ${id('messageId')} IS NOT NULL AS has_message_id,
       ${id('userId')} AS uid,
       ${id('anonymousId')} AS aid,
       ${id('previousId')} AS pid,
@@ -237,12 +236,12 @@ const STEPS: readonly string[] = [
   ),
   `DELETE FROM link WHERE dst IN (SELECT src FROM link)`,
   `CREATE TABLE usr AS SELECT s.sender, dense_rank() OVER (ORDER BY coalesce(l.dst, s.sender))::INTEGER AS u
-    FROM (SELECT DISTINCT sender FROM msg WHERE valid AND sender IS NOT NULL) s LEFT JOIN link l ON l.src = s.sender`,
+    FROM (SELECT DISTINCT coalesce(uid, aid) AS sender FROM msg WHERE valid) s LEFT JOIN link l ON l.src = s.sender`,
   `CREATE TABLE acct AS SELECT account, (row_number() OVER (ORDER BY account) - 1)::INTEGER AS a FROM (
       SELECT DISTINCT CASE WHEN type = 'group' THEN gid ELSE cg END AS account FROM msg WHERE valid
     ) WHERE account IS NOT NULL`,
   `CREATE TABLE member AS SELECT u.u, a.a, m.t FROM msg m
-      JOIN usr u ON u.sender = m.sender JOIN acct a ON a.account = m.gid
+      JOIN usr u ON u.sender = coalesce(m.uid, m.aid) JOIN acct a ON a.account = m.gid
     WHERE m.valid AND m.type = 'group' AND NOT m.traits_only`,
   `CREATE TABLE first_member AS SELECT u, arg_min(a, t) AS a FROM member GROUP BY u`,
   `CREATE TABLE feature AS SELECT type, name,
@@ -253,7 +252,7 @@ const STEPS: readonly string[] = [
   `CREATE TABLE ev AS
     WITH e AS (
       SELECT m.t, u.u, f.f, CASE WHEN m.type = 'group' THEN m.gid ELSE m.cg END AS account
-      FROM msg m JOIN usr u ON u.sender = m.sender
+      FROM msg m JOIN usr u ON u.sender = coalesce(m.uid, m.aid)
         LEFT JOIN feature f ON f.type = m.type AND f.name = m.name
       WHERE m.valid AND m.type <> 'alias')
     SELECT e.t, e.u, e.f, a.a FROM e JOIN acct a ON a.account = e.account
