@@ -19,8 +19,13 @@ export interface ColumnarExportSink {
     createdAt: number | undefined,
     rows: number,
   ): void;
-  /** One behaviour event: feature key (`event:X`, `page:X`, `screen:X`), time, canonical user (an integer id). */
-  addBehaviour(accountId: string, featureKey: string, time: number, user: number): void;
+  /** The behaviour's feature keys (`event:X`, `page:X`, `screen:X`), before any row: rows name them by index. */
+  setColumnarFeatures(keys: readonly string[]): void;
+  /**
+   * Behaviour rows (feature index, time, canonical user as an integer) of the account added last, in time
+   * order; an account's rows may come in several calls. The arrays are reused after the call.
+   */
+  addBehaviourRows(features: Int32Array, times: Float64Array, users: Int32Array, count: number): void;
 }
 
 /** Counters of a DuckDB read (the fields of `AnalysisLoadStats` it can know). */
@@ -127,9 +132,9 @@ export async function readExportWithDuckdb(
         (SELECT count(*) FROM msg WHERE NOT valid)::DOUBLE,
         (SELECT count(*) FROM ev WHERE a IS NULL)::DOUBLE`)
     ).getRows()[0] as [number, number, number];
-    const features = (await db.runAndReadAll(`SELECT key FROM feature ORDER BY f`))
-      .getRows()
-      .map((row) => row[0] as string);
+    sink.setColumnarFeatures(
+      (await db.runAndReadAll(`SELECT key FROM feature ORDER BY f`)).getRows().map((row) => row[0] as string),
+    );
     // Indexed by the account's integer (an account named only by an alias's context has no events: a hole).
     const accounts: AccountRow[] = [];
     const spans = await db.runAndReadAll(
@@ -140,23 +145,39 @@ export async function readExportWithDuckdb(
       SELECT s.a, e.f, e.t, e.u FROM ev e JOIN account_span s ON s.a = e.a
       WHERE e.f IS NOT NULL AND e.t >= s.signup AND e.t < s.signup + ${behaviourDays * 86_400_000}::DOUBLE
       ORDER BY s.a, e.t`);
+    // Each run of one account's rows within a chunk goes to the sink in one call.
+    const run = { f: new Int32Array(0), t: new Float64Array(0), u: new Int32Array(0), size: 0 };
+    const flush = (): void => {
+      if (run.size > 0) sink.addBehaviourRows(run.f, run.t, run.u, run.size);
+      run.size = 0;
+    };
     let next = 0;
     for (;;) {
       const chunk = await result.fetchChunk();
       const rows = chunk?.rowCount ?? 0;
       if (chunk === null || rows === 0) break;
+      if (run.f.length < rows) {
+        run.f = new Int32Array(rows);
+        run.t = new Float64Array(rows);
+        run.u = new Int32Array(rows);
+      }
       const a = chunk.getColumnVector(0);
       const f = chunk.getColumnVector(1);
       const t = chunk.getColumnVector(2);
       const u = chunk.getColumnVector(3);
       for (let i = 0; i < rows; i++) {
         const account = a.getItem(i) as number;
-        // Accounts without behaviour in the window still need their sign-up: announce every one up to here.
-        while (next <= account) announce(sink, accounts[next++]);
-        const accountId = (accounts[account] as AccountRow)[0];
-        const feature = features[f.getItem(i) as number] as string;
-        sink.addBehaviour(accountId, feature, t.getItem(i) as number, u.getItem(i) as number);
+        if (account >= next) {
+          flush();
+          // Accounts without behaviour in the window still need their sign-up: announce every one up to here.
+          while (next <= account) announce(sink, accounts[next++]);
+        }
+        run.f[run.size] = f.getItem(i) as number;
+        run.t[run.size] = t.getItem(i) as number;
+        run.u[run.size] = u.getItem(i) as number;
+        run.size++;
       }
+      flush();
     }
     while (next < accounts.length) announce(sink, accounts[next++]);
     onStep?.(steps, steps);

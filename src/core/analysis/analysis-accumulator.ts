@@ -42,8 +42,10 @@ export class AnalysisAccumulator {
   private dataEnd = Number.NEGATIVE_INFINITY;
   private kept = 0;
   private seen = 0;
-  /** The account `addBehaviour` wrote to last (a columnar reader gives each account's rows together). */
+  /** The account `addAccount` added last: `addBehaviourRows` writes to it. */
   private lastAccount: AccountState | undefined;
+  /** Accumulator feature id of each index a columnar reader uses (-1: over the feature limit). */
+  private columnarFeatures = new Int32Array(0);
 
   constructor(options: AnalysisAccumulatorOptions = {}) {
     const days = options.behaviourDays ?? 30;
@@ -85,7 +87,7 @@ export class AnalysisAccumulator {
   /**
    * Adds an account whose events a columnar reader attributed itself (the DuckDB export reader): its
    * earliest and latest event and the `created_at` of its first group call that had one. Its behaviour
-   * follows through `addBehaviour`; `rows` (how many, or more) sizes its arrays once.
+   * follows through `addBehaviourRows`; `rows` (how many, or more) sizes its arrays once.
    */
   addAccount(
     accountId: string,
@@ -101,22 +103,44 @@ export class AnalysisAccumulator {
       this.accounts.set(accountId, account);
     } else if (firstSeenAt < account.firstSeenAt) account.firstSeenAt = firstSeenAt;
     if (account.createdAt === undefined && createdAt !== undefined) account.createdAt = createdAt;
+    this.lastAccount = account;
   }
 
   /**
-   * Adds one behaviour event (`event:X`, `page:X` or `screen:X`) of an account given to `addAccount`, already
-   * inside its behaviour window; `user` is any integer id of the canonical user.
+   * Names the behaviour features a columnar reader will refer to by index in `addBehaviourRows` (keys like
+   * `event:X`, `page:X`, `screen:X`). Registered in name order: with no other source, ids need no remapping.
    */
-  addBehaviour(accountId: string, featureKey: string, time: number, user: number): void {
-    this.seen++;
-    let account = this.lastAccount;
-    if (account?.accountId !== accountId) {
-      account = this.accounts.get(accountId);
-      if (account === undefined) throw new RangeError(`addBehaviour: account ${accountId} was not added`);
-      this.lastAccount = account;
+  setColumnarFeatures(keys: readonly string[]): void {
+    const ids = new Map<string, number>();
+    for (const key of [...keys].sort()) {
+      const id = this.featureId(key);
+      if (id !== undefined) ids.set(key, id);
     }
-    const feature = this.featureId(featureKey);
-    if (feature !== undefined) this.keep(account, feature, time, user);
+    this.columnarFeatures = Int32Array.from(keys, (key) => ids.get(key) ?? -1);
+  }
+
+  /**
+   * Adds behaviour rows of the account given to `addAccount` last, in time order and inside its behaviour
+   * window: `features[i]` indexes the keys given to `setColumnarFeatures`, `users[i]` is any integer id of
+   * the canonical user. The arrays are only read during the call.
+   */
+  addBehaviourRows(features: Int32Array, times: Float64Array, users: Int32Array, count: number): void {
+    const account = this.lastAccount;
+    if (account === undefined) throw new RangeError('addBehaviourRows: no account was added');
+    const ids = this.columnarFeatures;
+    this.seen += count;
+    while (account.size + count > account.times.length) grow(account);
+    let size = account.size;
+    for (let i = 0; i < count; i++) {
+      const feature = ids[features[i] as number] ?? -1;
+      if (feature < 0) continue;
+      account.features[size] = feature;
+      account.times[size] = times[i] as number;
+      account.users[size] = users[i] as number;
+      size++;
+    }
+    this.kept += size - account.size;
+    account.size = size;
   }
 
   /** Adds a CRM or billing trait change: `converted_at`, `mrr` (billing), `mql_at`, `owner` (CRM). */
@@ -155,12 +179,14 @@ export class AnalysisAccumulator {
   /**
    * The timelines of every account that has at least one event (accounts known only from billing or the
    * CRM have no sign-up and are counted in `withoutEvents`), behaviour cut to [sign-up, sign-up + window).
+   * Timelines may share the accumulator's arrays: add nothing after finishing.
    */
   finish(): AnalysisData & { readonly withoutEvents: number } {
     // Features in name order, so the same data gives the same ids (and report) whatever order it came in.
     const features = [...this.featureNames].sort();
     const rank = new Map(features.map((name, id) => [name, id]));
     const idOf = Uint16Array.from(this.featureNames, (name) => rank.get(name) as number);
+    const renumbered = idOf.some((id, i) => id !== i);
     const accounts: AccountTimeline[] = [];
     let withoutEvents = 0;
     for (const account of this.accounts.values()) {
@@ -168,7 +194,7 @@ export class AnalysisAccumulator {
         withoutEvents++;
         continue;
       }
-      accounts.push(toTimeline(account, this.windowMs, idOf));
+      accounts.push(toTimeline(account, this.windowMs, renumbered ? idOf : undefined));
     }
     accounts.sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
     return {
@@ -243,10 +269,10 @@ function grow(account: AccountState): void {
   account.users = users;
 }
 
-function toTimeline(account: AccountState, windowMs: number, idOf: Uint16Array): AccountTimeline {
+function toTimeline(account: AccountState, windowMs: number, idOf: Uint16Array | undefined): AccountTimeline {
   const signupAt = account.createdAt ?? account.firstSeenAt;
   const end = signupAt + windowMs;
-  const order: number[] = [];
+  let inside = 0;
   let sorted = true;
   let last = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < account.size; i++) {
@@ -254,27 +280,39 @@ function toTimeline(account: AccountState, windowMs: number, idOf: Uint16Array):
     if (t < signupAt || t >= end) continue;
     if (t < last) sorted = false;
     last = t;
-    order.push(i);
+    inside++;
   }
-  if (!sorted) order.sort((a, b) => (account.times[a] as number) - (account.times[b] as number) || a - b);
-  const features = new Uint16Array(order.length);
-  const times = new Float64Array(order.length);
-  const users = new Uint32Array(order.length);
-  order.forEach((index, i) => {
-    features[i] = idOf[account.features[index] as number] as number;
-    times[i] = account.times[index] as number;
-    users[i] = account.users[index] as number;
-  });
   const mrr = [...account.mrr].sort((a, b) => a[0] - b[0]);
-  return {
+  const timeline = {
     accountId: account.accountId,
     signupAt,
     convertedAt: account.convertedAt,
     mqlAt: account.mqlAt,
     owner: account.owner,
     mrr,
-    features,
-    times,
-    users,
   };
+  // Already in order, all inside the window and numbered by name (a columnar reader's rows): no copy.
+  if (sorted && inside === account.size && idOf === undefined)
+    return {
+      ...timeline,
+      features: account.features.subarray(0, account.size),
+      times: account.times.subarray(0, account.size),
+      users: account.users.subarray(0, account.size),
+    };
+  const order: number[] = [];
+  for (let i = 0; i < account.size; i++) {
+    const t = account.times[i] as number;
+    if (t >= signupAt && t < end) order.push(i);
+  }
+  if (!sorted) order.sort((a, b) => (account.times[a] as number) - (account.times[b] as number) || a - b);
+  const features = new Uint16Array(order.length);
+  const times = new Float64Array(order.length);
+  const users = new Uint32Array(order.length);
+  order.forEach((index, i) => {
+    const feature = account.features[index] as number;
+    features[i] = idOf === undefined ? feature : (idOf[feature] as number);
+    times[i] = account.times[index] as number;
+    users[i] = account.users[index] as number;
+  });
+  return { ...timeline, features, times, users };
 }

@@ -275,6 +275,48 @@ describe('discoverSignals candidates', () => {
     expect(report.predictors.map((p) => p.id)).toContain('within:event:Project Created:1d');
   });
 
+  it('counts every mined pair and triple as a step-by-step scan of each account does', () => {
+    // 300 accounts doing 4 events in random order on whole days (ties are common); some pay. Each mined sequence is checked
+    // against a scan written here: the steps in order, each after the previous one, all before the cutoff.
+    const next = random(11);
+    const names = ['event:A', 'event:B', 'event:C', 'event:D'];
+    const specs = repeat<AccountSpec>(300, (i) => ({
+      signupDay: i % 50,
+      ...(next() < 0.3 ? { convertedDay: 5 + Math.floor(next() * 40) } : {}),
+      events: repeat(1 + Math.floor(next() * 8), () => [
+        names[Math.floor(next() * names.length)] as string,
+        Math.floor(next() * 30),
+      ]),
+    }));
+    const report = discoverSignals(world(specs, 300), { minAccounts: 1, minSupport: 0.05 });
+    const sequences = report.candidates.filter((c) => c.kind === 'sequence');
+    expect(sequences.filter((c) => c.features.length === 3).length).toBeGreaterThan(3);
+    for (const candidate of sequences) {
+      let accounts = 0;
+      let converted = 0;
+      for (const spec of specs) {
+        const cutoff = Math.min(30, spec.convertedDay === undefined ? Infinity : spec.convertedDay - 1);
+        const events = [...spec.events].sort((x, y) => x[1] - y[1]).filter((e) => e[1] < cutoff);
+        let step = 0;
+        let last = -1;
+        for (const [feature, day] of events)
+          if (step < candidate.features.length && feature === candidate.features[step] && day > last) {
+            step++;
+            last = day;
+          }
+        if (step === candidate.features.length) {
+          accounts++;
+          if (spec.convertedDay !== undefined) converted++;
+        }
+      }
+      expect({ id: candidate.id, accounts: candidate.accounts, converted: candidate.converted }).toEqual({
+        id: candidate.id,
+        accounts,
+        converted,
+      });
+    }
+  });
+
   it('tests the funnels of definitions within their sign-up window', () => {
     const parsed = parseDefinition({
       id: 'wf',

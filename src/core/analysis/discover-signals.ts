@@ -209,6 +209,11 @@ interface CandidateSpec {
   readonly days: number | undefined;
   readonly family: string;
   heldAt(account: Prepared): number | undefined;
+  /**
+   * Sequences: held at the first time of `feature` after `prefix` held (what `heldAt` computes by walking
+   * every step). Measuring reads the prefix's result for the same account instead of walking again.
+   */
+  readonly then?: { readonly prefix: CandidateSpec; readonly feature: number };
 }
 
 /**
@@ -264,8 +269,9 @@ export function discoverSignals(data: AnalysisData, options: DiscoveryOptions = 
   let untested = 0;
   let redundant = 0;
   const signatures = new Set<string>();
-  for (const spec of specs) {
-    const { stats, signature } = measure(spec, prepared, converted);
+  const tallies = tallyAll(specs, prepared);
+  for (const [i, spec] of specs.entries()) {
+    const { stats, signature } = measure(spec, tallies, i, prepared.length, converted);
     if (stats.accounts < minAccounts || observed - stats.accounts < minAccounts) {
       untested++;
       continue;
@@ -412,20 +418,24 @@ function enumerateCandidates(
   const specs: CandidateSpec[] = options.funnels.flatMap((funnel) => funnelCandidates(funnel, features));
   const window = `in the first ${options.behaviourDays} days`;
   const present = features.map((_, f) => accounts.some((a) => a.byFeature[f] !== undefined));
+  const doneSpecs: CandidateSpec[] = [];
   for (let f = 0; f < features.length; f++) {
     if (!present[f]) continue;
     const key = features[f] as string;
     const name = featureLabel(key);
     const family = key;
-    specs.push({
+    const done: CandidateSpec = {
       id: `done:${key}`, kind: 'done', label: `${name} at least once ${window}`, features: [key],
       threshold: 1, days: undefined, family,
       heldAt: (a) => a.byFeature[f]?.[0],
-    }); // prettier-ignore
-    const counts = accounts.flatMap((a) => {
-      const n = a.byFeature[f]?.length ?? 0;
-      return n > 0 ? [n] : [];
-    });
+    }; // prettier-ignore
+    doneSpecs[f] = done;
+    specs.push(done);
+    const counts: number[] = [];
+    for (const a of accounts) {
+      const times = a.byFeature[f];
+      if (times !== undefined) counts.push(times.length);
+    }
     for (const k of countGrid(counts)) {
       specs.push({
         id: `count:${key}:${k}`, kind: 'count', label: `${name} ${k}+ times ${window}`, features: [key],
@@ -490,31 +500,35 @@ function enumerateCandidates(
     }
   }
   specs.push(
-    ...sequenceCandidates(features, present, accounts, options.minSupport, options.maxTriples, window),
+    ...sequenceCandidates(features, doneSpecs, accounts, options.minSupport, options.maxTriples, window),
   );
   return specs;
 }
 
 /** When the ordered steps were done (each after the previous one's first time after it), or undefined. */
 function sequenceHeldAt(a: Prepared, steps: readonly number[]): number | undefined {
-  // Called for every account and every mined pair and triple: plain loops, no iterator.
-  const first = a.byFeature[steps[0] as number];
-  if (first === undefined) return undefined;
-  let t = first[0] as number;
-  for (let i = 1; i < steps.length; i++) {
-    const times = a.byFeature[steps[i] as number];
-    if (times === undefined || (times[times.length - 1] as number) <= t) return undefined;
-    t = times[firstAfter(times, t)] as number;
-  }
+  let t: number | undefined = a.byFeature[steps[0] as number]?.[0];
+  for (let i = 1; i < steps.length && t !== undefined; i++) t = nextAfter(a.byFeature[steps[i] as number], t);
   return t;
+}
+
+/** The first of ascending `times` after `t` (undefined when none is, or `t` is NaN). */
+function nextAfter(times: readonly number[] | undefined, t: number): number | undefined {
+  if (times === undefined || !((times[times.length - 1] as number) > t)) return undefined;
+  const first = times[0] as number;
+  return first > t ? first : times[firstAfter(times, t)];
 }
 
 /** Most accounts whose sequences are counted when mining frequent pairs and triples. */
 const MINING_SAMPLE = 4000;
 
+/**
+ * Frequent ordered pairs and triples of track events (support counted on a sample of accounts), as
+ * candidates: a pair extends its first step's `done` candidate, a triple extends its pair.
+ */
 function sequenceCandidates(
   features: readonly string[],
-  present: readonly boolean[],
+  doneSpecs: readonly (CandidateSpec | undefined)[],
   accounts: readonly Prepared[],
   minSupport: number,
   maxTriples: number,
@@ -525,45 +539,74 @@ function sequenceCandidates(
   const step = Math.max(1, Math.ceil(accounts.length / MINING_SAMPLE));
   const sample = step === 1 ? accounts : accounts.filter((_, i) => i % step === 0);
   const minCount = Math.max(1, Math.ceil(minSupport * sample.length));
-  const tracks = features.flatMap((key, f) => (key.startsWith('event:') && present[f] ? [f] : []));
-  const support = (steps: readonly number[]): number => {
-    let n = 0;
-    for (const a of sample) if (sequenceHeldAt(a, steps) !== undefined) n++;
-    return n;
-  };
-  const frequentSingles = tracks.filter((f) => support([f]) >= minCount);
-  const pairs: { steps: number[]; support: number }[] = [];
-  for (const a of frequentSingles)
-    for (const b of frequentSingles) {
-      if (a === b) continue;
-      const s = support([a, b]);
-      if (s >= minCount) pairs.push({ steps: [a, b], support: s });
+  const tracks = features.flatMap((key, f) =>
+    key.startsWith('event:') && doneSpecs[f] !== undefined ? [f] : [],
+  );
+  const singles = tracks.filter(
+    (f) => sample.reduce((n, a) => (a.byFeature[f] === undefined ? n : n + 1), 0) >= minCount,
+  );
+  // Account by account (its times stay in cache): every ordered pair of frequent singles, then the
+  // triples that extend a frequent pair with a frequent pair's second step, from the pair's time.
+  const n = singles.length;
+  const pairSupport = new Int32Array(n * n);
+  for (const a of sample)
+    for (let i = 0; i < n; i++) {
+      const start = a.byFeature[singles[i] as number]?.[0];
+      if (start === undefined) continue;
+      for (let j = 0; j < n; j++)
+        if (j !== i && nextAfter(a.byFeature[singles[j] as number], start) !== undefined)
+          pairSupport[i * n + j] = (pairSupport[i * n + j] as number) + 1;
     }
-  const pairKeys = new Set(pairs.map((p) => p.steps.join('>')));
-  const triples: { steps: number[]; support: number }[] = [];
-  for (const pair of pairs) {
-    for (const c of frequentSingles) {
-      const [a, b] = pair.steps as [number, number];
-      if (c === a || c === b || !pairKeys.has(`${b}>${c}`)) continue;
-      const s = support([a, b, c]);
-      if (s >= minCount) triples.push({ steps: [a, b, c], support: s });
+  const pairs: { first: number; second: number; steps: number[]; support: number }[] = [];
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++)
+      if (j !== i && (pairSupport[i * n + j] as number) >= minCount)
+        pairs.push({ first: i, second: j, steps: [singles[i], singles[j]] as number[], support: pairSupport[i * n + j] as number }); // prettier-ignore
+  const extensions: { pair: number; third: number }[] = [];
+  for (const [p, { first, second }] of pairs.entries())
+    for (let k = 0; k < n; k++)
+      if (k !== first && k !== second && (pairSupport[second * n + k] as number) >= minCount)
+        extensions.push({ pair: p, third: k });
+  const tripleSupport = new Int32Array(extensions.length);
+  const pairAt = new Float64Array(pairs.length);
+  for (const a of sample) {
+    for (const [p, { first, second }] of pairs.entries()) {
+      const start = a.byFeature[singles[first] as number]?.[0];
+      const at = start === undefined ? undefined : nextAfter(a.byFeature[singles[second] as number], start);
+      pairAt[p] = at ?? Number.NaN;
+    }
+    for (let e = 0; e < extensions.length; e++) {
+      const { pair, third } = extensions[e] as { pair: number; third: number };
+      if (nextAfter(a.byFeature[singles[third] as number], pairAt[pair] as number) !== undefined)
+        tripleSupport[e] = (tripleSupport[e] as number) + 1;
     }
   }
+  const triples = extensions.flatMap(({ pair, third }, e) => {
+    const support = tripleSupport[e] as number;
+    const p = pairs[pair] as { steps: number[] };
+    return support >= minCount ? [{ pair, steps: [...p.steps, singles[third] as number], support }] : [];
+  });
   // Mined by frequency only (never by outcome), so the test that follows is not double-dipping.
   triples.sort((x, y) => y.support - x.support || x.steps.join().localeCompare(y.steps.join()));
-  return [...pairs, ...triples.slice(0, maxTriples)].map(({ steps }) => {
+  const sequence = (steps: readonly number[], prefix: CandidateSpec): CandidateSpec => {
     const keys = steps.map((f) => features[f] as string);
     return {
       id: `sequence:${keys.join('>')}`,
-      kind: 'sequence' as const,
+      kind: 'sequence',
       label: `${keys.map(featureLabel).join(' → ')} ${window}`,
       features: keys,
       threshold: steps.length,
       days: undefined,
       family: `sequence:${keys.join('>')}`,
       heldAt: (a: Prepared) => sequenceHeldAt(a, steps),
+      then: { prefix, feature: steps[steps.length - 1] as number },
     };
-  });
+  };
+  const pairSpecs = pairs.map(({ steps }) => sequence(steps, doneSpecs[steps[0] as number] as CandidateSpec));
+  const tripleSpecs = triples
+    .slice(0, maxTriples)
+    .map(({ pair, steps }) => sequence(steps, pairSpecs[pair] as CandidateSpec));
+  return [...pairSpecs, ...tripleSpecs];
 }
 
 function funnelCandidates(funnel: FunnelSpec, features: readonly string[]): CandidateSpec[] {
@@ -591,30 +634,74 @@ function funnelCandidates(funnel: FunnelSpec, features: readonly string[]): Cand
   return specs;
 }
 
-function measure(
-  spec: CandidateSpec,
-  accounts: readonly Prepared[],
-  positives: number,
-): { stats: Omit<CandidateResult, 'qValue' | 'significant'>; signature: string } {
-  let flagged = 0;
-  let hits = 0;
-  const leads: number[] = [];
-  // Two 32-bit hashes of the flagged accounts' indexes: equal sets give equal signatures.
-  let h1 = 0x811c9dc5;
-  let h2 = 0x9e3779b9;
+/** Per candidate: accounts flagged, of them converted, lead times (days) of those, and two set hashes. */
+interface Tallies {
+  readonly flagged: Int32Array;
+  readonly hits: Int32Array;
+  readonly leads: number[][];
+  readonly h1: Int32Array;
+  readonly h2: Int32Array;
+}
+
+/**
+ * Evaluates every candidate on every account, account by account: an account's times stay in cache across
+ * the candidates, and a sequence starts from its prefix's time for the same account.
+ */
+function tallyAll(specs: readonly CandidateSpec[], accounts: readonly Prepared[]): Tallies {
+  const count = specs.length;
+  const position = new Map(specs.map((spec, i) => [spec, i]));
+  // A prefix is enumerated before the sequences that extend it; -1: evaluate `heldAt`.
+  const prefix = Int32Array.from(specs, (spec, i) => {
+    const p = spec.then === undefined ? undefined : position.get(spec.then.prefix);
+    return p !== undefined && p < i ? p : -1;
+  });
+  const next = Int32Array.from(specs, (spec) => spec.then?.feature ?? 0);
+  const tallies: Tallies = {
+    flagged: new Int32Array(count),
+    hits: new Int32Array(count),
+    leads: specs.map(() => []),
+    // Two 32-bit hashes of the flagged accounts' indexes: equal sets give equal signatures.
+    h1: new Int32Array(count).fill(0x811c9dc5),
+    h2: new Int32Array(count).fill(0x9e3779b9),
+  };
+  const { flagged, hits, leads, h1, h2 } = tallies;
+  const held = new Float64Array(count);
   for (let index = 0; index < accounts.length; index++) {
     const a = accounts[index] as Prepared;
-    const at = spec.heldAt(a);
-    if (at === undefined) continue;
-    h1 = Math.imul(h1 ^ index, 0x01000193);
-    h2 = Math.imul(h2 ^ index, 0x5bd1e995) ^ (h2 >>> 13);
-    flagged++;
-    if (a.converted) {
-      hits++;
-      leads.push(((a.convertedAt as number) - at) / DAY_MS);
+    for (let s = 0; s < count; s++) {
+      const p = prefix[s] as number;
+      const at =
+        p >= 0
+          ? nextAfter(a.byFeature[next[s] as number], held[p] as number)
+          : (specs[s] as CandidateSpec).heldAt(a);
+      if (at === undefined) {
+        held[s] = Number.NaN;
+        continue;
+      }
+      held[s] = at;
+      const x = h2[s] as number;
+      h1[s] = Math.imul((h1[s] as number) ^ index, 0x01000193);
+      h2[s] = Math.imul(x ^ index, 0x5bd1e995) ^ (x >>> 13);
+      flagged[s] = (flagged[s] as number) + 1;
+      if (a.converted) {
+        hits[s] = (hits[s] as number) + 1;
+        (leads[s] as number[]).push(((a.convertedAt as number) - at) / DAY_MS);
+      }
     }
   }
-  const n0 = accounts.length - flagged;
+  return tallies;
+}
+
+function measure(
+  spec: CandidateSpec,
+  tallies: Tallies,
+  s: number,
+  observed: number,
+  positives: number,
+): { stats: Omit<CandidateResult, 'qValue' | 'significant'>; signature: string } {
+  const flagged = tallies.flagged[s] as number;
+  const hits = tallies.hits[s] as number;
+  const n0 = observed - flagged;
   const c0 = positives - hits;
   const conversionWith = flagged > 0 ? hits / flagged : 0;
   const conversionWithout = n0 > 0 ? c0 / n0 : undefined;
@@ -640,10 +727,12 @@ function measure(
     precision,
     recall,
     f1,
-    medianLeadDays: median(leads),
+    medianLeadDays: median(tallies.leads[s] as number[]),
     pValue: fisherExactGreater(hits, flagged - hits, c0, n0 - c0),
   };
-  return { stats, signature: `${flagged}:${h1 >>> 0}:${h2 >>> 0}` };
+  const h1 = (tallies.h1[s] as number) >>> 0;
+  const h2 = (tallies.h2[s] as number) >>> 0;
+  return { stats, signature: `${flagged}:${h1}:${h2}` };
 }
 
 function adviseThresholds(

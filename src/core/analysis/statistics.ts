@@ -146,7 +146,8 @@ export function benjaminiHochberg(pValues: readonly number[]): number[] {
 /** Median of the values (mean of the two middle ones for an even count); undefined when empty. */
 export function median(values: readonly number[]): number | undefined {
   if (values.length === 0) return undefined;
-  const sorted = [...values].sort((x, y) => x - y);
+  // A typed array sorts numerically, natively.
+  const sorted = Float64Array.from(values).sort();
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1
     ? (sorted[mid] as number)
