@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +94,26 @@ describe('SqliteStore (file)', () => {
       true,
     ]);
     expect(await store.countEvents()).toBe(3);
+  });
+
+  it('copies the log into the main file every walAutocheckpointPages pages, bounding the -wal file', async () => {
+    // The -wal file is reused, not shrunk, after a checkpoint: its size is the most the log ever held.
+    const walBytes = async (pages: number | undefined): Promise<number> => {
+      const path = tempPath();
+      const store = open(path, pages === undefined ? {} : { walAutocheckpointPages: pages });
+      const pad = 'x'.repeat(2_000);
+      for (let batch = 0; batch < 40; batch++) {
+        const events = Array.from({ length: 50 }, (_, i) => ({
+          ...event(`m-${batch}-${i}`, T0 + batch * 50 + i),
+          body: `{"pad":"${pad}"}`,
+        }));
+        await store.appendEvents(events);
+      }
+      return statSync(`${path}-wal`).size;
+    };
+    // 40 batches of ~100 KB: about 1,000 pages in all.
+    expect(await walBytes(50)).toBeLessThan(100 * 4096 + 200 * 1024);
+    expect(await walBytes(undefined)).toBeGreaterThan(600 * 4096);
   });
 
   it('refuses a database written by a newer schema version, naming the file', async () => {

@@ -38,6 +38,11 @@ export interface SqliteStoreOptions {
    * survives both, at the cost of one fsync per batch.
    */
   readonly synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * WAL size in pages (4 KB each) past which a commit copies the log into the main file before it
+   * returns (SQLite's `wal_autocheckpoint`). Smaller means shorter, more frequent pauses of the writer.
+   */
+  readonly walAutocheckpointPages?: number;
 }
 
 /** Thrown when a database file was written by a newer schema than this build knows. */
@@ -325,6 +330,7 @@ export class SqliteStore implements Store {
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
       db.pragma('cache_size = -32000');
+      db.pragma(`wal_autocheckpoint = ${options.walAutocheckpointPages ?? 1000}`);
       migrate(db, path);
       return new SqliteStore(db);
     } catch (error) {
