@@ -40,7 +40,8 @@ export interface SqliteStoreOptions {
   readonly synchronous?: 'FULL' | 'NORMAL';
   /**
    * WAL size in pages (4 KB each) past which a commit copies the log into the main file before it
-   * returns (SQLite's `wal_autocheckpoint`). Smaller means shorter, more frequent pauses of the writer.
+   * returns (SQLite's `wal_autocheckpoint`; default 1,000, 0 never). Smaller means shorter, more frequent
+   * pauses of the writer. See docs/storage.md.
    */
   readonly walAutocheckpointPages?: number;
 }
@@ -319,6 +320,9 @@ export class SqliteStore implements Store {
 
   /** Opens (creating the file, its directory and the schema if needed) the store at `path`; ':memory:' is allowed. */
   static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+    const walPages = options.walAutocheckpointPages ?? 1000;
+    if (!Number.isInteger(walPages) || walPages < 0)
+      throw new RangeError(`walAutocheckpointPages: expected a whole number >= 0, got ${walPages}`);
     if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path);
     try {
@@ -330,7 +334,7 @@ export class SqliteStore implements Store {
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
       db.pragma('cache_size = -32000');
-      db.pragma(`wal_autocheckpoint = ${options.walAutocheckpointPages ?? 1000}`);
+      db.pragma(`wal_autocheckpoint = ${walPages}`);
       migrate(db, path);
       return new SqliteStore(db);
     } catch (error) {
