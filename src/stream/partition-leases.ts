@@ -34,6 +34,8 @@ export interface PartitionLeasesOptions {
  */
 export class PartitionLeases {
   private readonly held = new Map<string, number>();
+  /** Per unit, the latest start or stop of its work still running; each waits for the one before. */
+  private readonly pending = new Map<string, Promise<void>>();
   private readonly ttlMs: number;
   private readonly renewMs: number;
   private timer: NodeJS.Timeout | undefined;
@@ -80,7 +82,8 @@ export class PartitionLeases {
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.running;
     this.watcher?.stop();
-    for (const unit of [...this.held.keys()]) await this.giveUp(unit, 'shutdown');
+    await Promise.all([...this.held.keys()].map((unit) => this.giveUp(unit, 'shutdown')));
+    await Promise.all([...this.pending.values()]);
     await this.kv.delete(heartbeatKey(this.options.workerId)).catch(() => {});
   }
 
@@ -92,9 +95,9 @@ export class PartitionLeases {
       const desired = new Set(
         this.options.units.filter((u) => ownerOf(u, workers) === this.options.workerId),
       );
-      // Renew what stays before giving anything up: stopping a unit waits for its batch in progress, and a
-      // slow give-up must not let the other leases expire under work that is still running.
-      const lost: string[] = [];
+      // Renew what stays before anything else. Starting and stopping work run beside the rounds, never
+      // inside one: stopping a unit waits for its batch in progress, and on a loaded machine a round that
+      // waited for it let the other leases and the heartbeat expire, so units changed hands over and over.
       for (const [unit, revision] of [...this.held]) {
         if (!desired.has(unit)) continue;
         try {
@@ -102,15 +105,15 @@ export class PartitionLeases {
         } catch {
           // Expired and taken (a long pause here) or deleted: someone else may be working on it now.
           this.held.delete(unit);
-          lost.push(unit);
+          this.inTurn(unit, () => this.options.onRelease(unit, 'lost'));
         }
       }
-      for (const unit of lost) await this.options.onRelease(unit, 'lost');
       for (const unit of [...this.held.keys()]) {
-        if (!desired.has(unit)) await this.giveUp(unit, 'rebalance');
+        if (!desired.has(unit)) void this.giveUp(unit, 'rebalance');
       }
       for (const unit of desired) {
-        if (this.held.has(unit) || this.stopped) continue;
+        // A unit still being stopped here is taken again in a later round, once its work has stopped.
+        if (this.held.has(unit) || this.pending.has(unit) || this.stopped) continue;
         let revision: number;
         try {
           revision = await this.kv.create(leaseKey(unit), this.options.workerId);
@@ -118,11 +121,22 @@ export class PartitionLeases {
           continue; // still held by its previous owner: it gives it up, or its lease expires
         }
         this.held.set(unit, revision);
-        await this.options.onAcquire(unit);
+        this.inTurn(unit, () => this.options.onAcquire(unit));
       }
     } catch (error) {
       this.options.onError?.(error);
     }
+  }
+
+  /** Runs `task` after the unit's earlier starts and stops have finished, without waiting for it. */
+  private inTurn(unit: string, task: () => Promise<void>): void {
+    const next = (this.pending.get(unit) ?? Promise.resolve())
+      .then(task)
+      .catch((error: unknown) => this.options.onError?.(error))
+      .finally(() => {
+        if (this.pending.get(unit) === next) this.pending.delete(unit);
+      });
+    this.pending.set(unit, next);
   }
 
   /**
@@ -178,13 +192,17 @@ export class PartitionLeases {
     return live;
   }
 
-  private async giveUp(unit: string, reason: 'rebalance' | 'shutdown'): Promise<void> {
+  /** Stops the unit's work (after its earlier start or stop), then deletes its lease; resolves when done. */
+  private giveUp(unit: string, reason: 'rebalance' | 'shutdown'): Promise<void> {
     const revision = this.held.get(unit);
     this.held.delete(unit);
-    await this.options.onRelease(unit, reason);
-    if (revision !== undefined) {
-      await this.kv.delete(leaseKey(unit), { previousSeq: revision }).catch(() => {});
-    }
+    this.inTurn(unit, async () => {
+      await this.options.onRelease(unit, reason);
+      if (revision !== undefined) {
+        await this.kv.delete(leaseKey(unit), { previousSeq: revision }).catch(() => {});
+      }
+    });
+    return this.pending.get(unit) as Promise<void>;
   }
 }
 
