@@ -105,7 +105,7 @@ export class PartitionLeases {
         } catch {
           // Expired and taken (a long pause here) or deleted: someone else may be working on it now.
           this.held.delete(unit);
-          this.inTurn(unit, () => this.options.onRelease(unit, 'lost'));
+          void this.inTurn(unit, () => this.options.onRelease(unit, 'lost'));
         }
       }
       for (const unit of [...this.held.keys()]) {
@@ -121,15 +121,18 @@ export class PartitionLeases {
           continue; // still held by its previous owner: it gives it up, or its lease expires
         }
         this.held.set(unit, revision);
-        this.inTurn(unit, () => this.options.onAcquire(unit));
+        void this.inTurn(unit, () => this.options.onAcquire(unit));
       }
     } catch (error) {
       this.options.onError?.(error);
     }
   }
 
-  /** Runs `task` after the unit's earlier starts and stops have finished, without waiting for it. */
-  private inTurn(unit: string, task: () => Promise<void>): void {
+  /**
+   * Runs `task` after the unit's earlier starts and stops have finished; the promise (which never rejects:
+   * errors go to `onError`) resolves when it is done.
+   */
+  private inTurn(unit: string, task: () => Promise<void>): Promise<void> {
     const next = (this.pending.get(unit) ?? Promise.resolve())
       .then(task)
       .catch((error: unknown) => this.options.onError?.(error))
@@ -137,6 +140,7 @@ export class PartitionLeases {
         if (this.pending.get(unit) === next) this.pending.delete(unit);
       });
     this.pending.set(unit, next);
+    return next;
   }
 
   /**
@@ -196,13 +200,12 @@ export class PartitionLeases {
   private giveUp(unit: string, reason: 'rebalance' | 'shutdown'): Promise<void> {
     const revision = this.held.get(unit);
     this.held.delete(unit);
-    this.inTurn(unit, async () => {
+    return this.inTurn(unit, async () => {
       await this.options.onRelease(unit, reason);
       if (revision !== undefined) {
         await this.kv.delete(leaseKey(unit), { previousSeq: revision }).catch(() => {});
       }
     });
-    return this.pending.get(unit) as Promise<void>;
   }
 }
 

@@ -114,6 +114,9 @@ describe('SqliteStore (file)', () => {
     // 40 batches of ~100 KB: about 1,000 pages in all.
     expect(await walBytes(50)).toBeLessThan(100 * 4096 + 200 * 1024);
     expect(await walBytes(undefined)).toBeGreaterThan(600 * 4096);
+  });
+
+  it('refuses a walAutocheckpointPages that is not a whole number >= 0, naming the option', () => {
     expect(() => SqliteStore.open(tempPath(), { walAutocheckpointPages: 1.5 })).toThrow(
       'walAutocheckpointPages: expected a whole number >= 0, got 1.5',
     );
